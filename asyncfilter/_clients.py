@@ -1,0 +1,84 @@
+"""Long-lived aioboto3 clients, one per service, sized for the sweep's concurrency.
+
+Creating a client costs ~200 ms and blocks the loop briefly, so a sweep makes each exactly once.
+Rekognition's client has botocore's retries turned off: the engine retries itself, so that every
+attempt passes the rate limiter and is counted. S3 keeps botocore's standard retries, which
+already handle SlowDown and 5xx for ListObjectsV2 and CopyObject.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from typing import Any
+
+import aioboto3
+from aiobotocore.config import AioConfig
+from botocore.exceptions import NoRegionError, ProfileNotFound
+
+from ._aws import Kind, classify
+from ._config import ScanConfig
+from ._errors import ConfigError, CredentialsError, DestinationError, SourceError, SweepAborted
+
+USER_AGENT = "asyncfilter/0.1"
+
+
+def make_session(config: ScanConfig) -> Any:
+    """An aioboto3 session from the config, falling back to the standard AWS chain."""
+    try:
+        return aioboto3.Session(profile_name=config.profile, region_name=config.region)
+    except ProfileNotFound as exc:
+        raise ConfigError(f"AWS profile {config.profile!r} not found") from exc
+
+
+def _client_config(config: ScanConfig, *, retries: dict[str, Any]) -> AioConfig:
+    return AioConfig(
+        max_pool_connections=config.concurrency + 8,
+        connect_timeout=10,
+        read_timeout=config.request_timeout_s,
+        retries=retries,
+        user_agent_extra=USER_AGENT,
+    )
+
+
+async def open_s3(stack: AsyncExitStack, session: Any, config: ScanConfig) -> Any:
+    """Open the sweep's S3 client on ``stack``."""
+    cfg = _client_config(config, retries={"mode": "standard", "max_attempts": 5})
+    try:
+        return await stack.enter_async_context(
+            session.client("s3", endpoint_url=config.s3_endpoint_url, config=cfg)
+        )
+    except NoRegionError as exc:
+        raise ConfigError("no AWS region: pass --region or set AWS_REGION") from exc
+
+
+async def open_rekognition(stack: AsyncExitStack, session: Any, config: ScanConfig) -> Any:
+    """Open the sweep's Rekognition client on ``stack``."""
+    cfg = _client_config(config, retries={"total_max_attempts": 1})
+    try:
+        return await stack.enter_async_context(
+            session.client("rekognition", endpoint_url=config.rekognition_endpoint_url, config=cfg)
+        )
+    except NoRegionError as exc:
+        raise ConfigError("no AWS region: pass --region or set AWS_REGION") from exc
+
+
+async def check_bucket(s3: Any, bucket: str, *, role: str) -> None:
+    """Fail fast, before anything is paid, when a bucket is missing or out of reach."""
+    error: type[SweepAborted] = SourceError if role == "source" else DestinationError
+    try:
+        await s3.head_bucket(Bucket=bucket)
+    except Exception as exc:
+        failure = classify(exc)
+        if failure is None:
+            raise
+        if failure.kind is Kind.CREDENTIALS:
+            raise CredentialsError(f"S3 rejected the credentials: {failure.message}") from exc
+        if failure.code in ("404", "NoSuchBucket"):
+            raise error(f"{role} bucket {bucket!r} does not exist") from exc
+        if failure.code in ("403", "AccessDenied"):
+            raise error(
+                f"access to {role} bucket {bucket!r} denied (check credentials and permissions)"
+            ) from exc
+        raise error(
+            f"cannot reach {role} bucket {bucket!r}: {failure.code}: {failure.message}"
+        ) from exc

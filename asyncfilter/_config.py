@@ -1,0 +1,179 @@
+"""Configuration: parsed and validated once, when it is built, never on the hot path.
+
+Every check raises :class:`ConfigError` with a message that names the field, what it was and
+what is allowed, so the CLI can print it as one line before anything is listed or paid.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from ._errors import ConfigError
+
+#: Rekognition reads S3 objects up to this size.
+MAX_S3_IMAGE_BYTES = 15 * 1024 * 1024
+#: What DetectLabels costs per image in the first pricing tier (USD).
+DEFAULT_PRICE_PER_IMAGE = 0.001
+
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+_IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+
+
+def validate_bucket_name(name: str) -> str:
+    """Return ``name`` if it is a valid S3 bucket name, else raise :class:`ConfigError`."""
+    if (
+        not _BUCKET_RE.match(name)
+        or ".." in name
+        or _IP_RE.match(name)
+        or ".-" in name
+        or ("-." in name)
+    ):
+        raise ConfigError(
+            f"invalid bucket name {name!r}: use 3-63 lowercase letters, digits, '.' or '-', "
+            "starting and ending with a letter or digit"
+        )
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class S3Location:
+    """A bucket and an optional key prefix: ``s3://bucket/prefix``."""
+
+    bucket: str
+    prefix: str = ""
+
+    @classmethod
+    def parse(cls, url: str, *, what: str = "location") -> S3Location:
+        """Parse ``s3://bucket[/prefix]``; the error names ``what`` (e.g. "source")."""
+        if not isinstance(url, str) or not url.startswith("s3://"):
+            raise ConfigError(f"{what} must be an s3:// URL like s3://bucket/prefix, got {url!r}")
+        rest = url[len("s3://") :]
+        bucket, _, prefix = rest.partition("/")
+        if not bucket:
+            raise ConfigError(f"{what} URL {url!r} has no bucket name")
+        validate_bucket_name(bucket)
+        return cls(bucket, prefix)
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    @property
+    def folder(self) -> str:
+        """The prefix as a folder: empty, or ending in exactly one ``/``."""
+        return self.prefix.rstrip("/") + "/" if self.prefix.strip("/") else ""
+
+
+def _positive_int(name: str, value: int | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{name} must be a positive whole number, got {value!r}")
+
+
+def _positive_float(name: str, value: float | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a positive number, got {value!r}")
+    if value <= 0:
+        raise ConfigError(f"{name} must be a positive number, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanConfig:
+    """Everything one sweep needs to know. Frozen and validated when built.
+
+    ``source`` and ``dest`` accept ``s3://`` URLs or :class:`S3Location`.
+    """
+
+    source: S3Location
+    dest: S3Location
+    labels: tuple[str, ...]
+    threshold: float = 80.0
+    name: str | None = None
+    target: int | None = None
+    max_scan: int | None = None
+    miss_cutoff: int | None = None
+    concurrency: int = 32
+    tps: float | None = 50.0
+    """Calls per second sent to DetectLabels; ``None`` means unlimited (fakes, benchmarks)."""
+    queue_size: int | None = None
+    """Listed objects buffered ahead of the workers; default four per worker."""
+    max_labels: int | None = None
+    max_attempts: int = 8
+    """Calls per image before a throttled or failing image is recorded as an error."""
+    retry_base_s: float = 0.1
+    retry_cap_s: float = 10.0
+    request_timeout_s: float = 30.0
+    copy_grace_s: float = 30.0
+    """How long a copy already in flight may take to finish once the sweep is stopping."""
+    price_per_image: float = DEFAULT_PRICE_PER_IMAGE
+    region: str | None = None
+    profile: str | None = None
+    s3_endpoint_url: str | None = None
+    rekognition_endpoint_url: str | None = None
+    preflight: bool = True
+    """Check before paying that both buckets exist and are reachable."""
+    wanted: frozenset[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        if isinstance(self.source, str):
+            set_(self, "source", S3Location.parse(self.source, what="source"))
+        if isinstance(self.dest, str):
+            set_(self, "dest", S3Location.parse(self.dest, what="destination"))
+        if isinstance(self.labels, str):
+            set_(self, "labels", (self.labels,))
+        labels = tuple(self.labels)
+        if not labels:
+            raise ConfigError("at least one label is required (--label)")
+        for label in labels:
+            if not isinstance(label, str) or not label.strip():
+                raise ConfigError(f"labels must be non-empty text, got {label!r}")
+        set_(self, "labels", tuple(label.strip() for label in labels))
+        set_(self, "wanted", frozenset(label.casefold() for label in self.labels))
+        if (
+            isinstance(self.threshold, bool)
+            or not isinstance(self.threshold, int | float)
+            or not 0 <= self.threshold <= 100
+        ):
+            raise ConfigError(f"threshold must be between 0 and 100, got {self.threshold!r}")
+        if self.name is not None and (not self.name.strip() or "/" in self.name):
+            raise ConfigError(f"name must be non-empty and contain no '/', got {self.name!r}")
+        for int_field in ("target", "max_scan", "miss_cutoff", "queue_size", "max_labels"):
+            _positive_int(int_field, getattr(self, int_field))
+        _positive_int("concurrency", self.concurrency)
+        _positive_int("max_attempts", self.max_attempts)
+        _positive_float("tps", self.tps)
+        for float_field in ("retry_base_s", "retry_cap_s", "request_timeout_s", "copy_grace_s"):
+            _positive_float(float_field, getattr(self, float_field))
+        if self.price_per_image < 0:
+            raise ConfigError(f"price_per_image must be >= 0, got {self.price_per_image!r}")
+        self._refuse_feedback_loop()
+
+    def _refuse_feedback_loop(self) -> None:
+        """Refuse a destination whose output would be listed again by this very sweep."""
+        if self.source.bucket != self.dest.bucket:
+            return
+        out_prefix = f"{self.dest.folder}{self.folder_name}/"
+        if out_prefix.startswith(self.source.prefix) or self.source.prefix.startswith(out_prefix):
+            raise ConfigError(
+                f"destination {self.dest} would write into the source listing {self.source}: "
+                "choose another bucket or a prefix outside the source prefix"
+            )
+
+    @property
+    def folder_name(self) -> str:
+        """The folder that hits are copied into: ``name``, or the first label."""
+        return self.name if self.name is not None else self.labels[0]
+
+    @property
+    def effective_queue_size(self) -> int:
+        """The bound on listed objects waiting for a worker."""
+        return self.queue_size if self.queue_size is not None else 4 * self.concurrency
+
+    def dest_key(self, key: str) -> str:
+        """Where a hit's copy goes: ``[PREFIX/]<name>/<key>``, the key kept byte for byte."""
+        return f"{self.dest.folder}{self.folder_name}/{key}"

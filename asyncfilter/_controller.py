@@ -1,0 +1,160 @@
+"""The controller: the one owner of every count and every stop rule.
+
+Workers ask it before they spend (:meth:`Controller.reserve_call`, :meth:`Controller.claim_copy`)
+and tell it what happened (:meth:`Controller.record`). Because the asks are synchronous and the
+event loop runs one task at a time, a reservation cannot race another: the scan cap and the hit
+target hold exactly at any concurrency.
+
+Stopping is cancellation. Tasks register the scopes in which they *wait* (for a key, for the rate
+limiter); :meth:`Controller.stop` cancels those scopes. Work already paid for (a call in flight, a
+copy) runs outside them and finishes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import anyio
+
+from ._config import ScanConfig
+from ._errors import SweepAborted
+from ._results import ImageResult, Outcome, Report, Stats, StopReason
+
+
+class Controller:
+    """Counts, stop rules and the cancel scopes to cancel when a rule fires."""
+
+    def __init__(self, config: ScanConfig, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._target = config.target
+        self._max_scan = config.max_scan
+        self._miss_cutoff = config.miss_cutoff
+        self._price = config.price_per_image
+        self._clock = clock
+        self._started = clock()
+        self._ended: float | None = None
+        self.listed = 0
+        self.calls_started = 0
+        self.throttled = 0
+        self._counts: Counter[Outcome] = Counter()
+        self._skipped_by_reason: Counter[str] = Counter()
+        self._errors_by_code: Counter[str] = Counter()
+        self._claims = 0
+        self._miss_streak = 0
+        self.stop_reason: StopReason | None = None
+        self.fatal: SweepAborted | None = None
+        self._watched: set[anyio.CancelScope] = set()
+
+    # --- asks -------------------------------------------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        """True once any stop rule has fired; nothing new may start."""
+        return self.stop_reason is not None
+
+    def reserve_call(self) -> bool:
+        """Reserve one paid DetectLabels call, or refuse because the sweep is stopping."""
+        if self.stop_reason is not None:
+            return False
+        self.calls_started += 1
+        if self._max_scan is not None and self.calls_started >= self._max_scan:
+            self.stop(StopReason.MAX_SCAN)
+        return True
+
+    def claim_copy(self) -> bool:
+        """Claim one of the hit target's places for a match; ``False`` means it is surplus."""
+        if self._target is None:
+            return True
+        if self._claims >= self._target:
+            return False
+        self._claims += 1
+        if self._claims >= self._target:
+            self.stop(StopReason.TARGET)
+        return True
+
+    def release_copy(self) -> None:
+        """Give a claimed place back, because the copy failed."""
+        if self._target is not None:
+            self._claims -= 1
+
+    # --- reports ----------------------------------------------------------------------------
+
+    def record(self, result: ImageResult) -> None:
+        """Count one decided image and apply the rules that depend on outcomes."""
+        outcome = result.outcome
+        self._counts[outcome] += 1
+        if outcome is Outcome.MISS:
+            self._miss_streak += 1
+            if self._miss_cutoff is not None and self._miss_streak >= self._miss_cutoff:
+                self.stop(StopReason.MISS_CUTOFF)
+        elif outcome is Outcome.HIT or outcome is Outcome.SURPLUS:
+            self._miss_streak = 0
+        elif outcome is Outcome.SKIPPED:
+            assert result.skip_reason is not None
+            self._skipped_by_reason[result.skip_reason.value] += 1
+        elif outcome is Outcome.ERROR:
+            self._errors_by_code[result.error_code or "Unknown"] += 1
+
+    def record_throttle(self) -> None:
+        """Count one throttled response (it will be retried, so it is not an outcome)."""
+        self.throttled += 1
+
+    # --- stopping ---------------------------------------------------------------------------
+
+    def watch(self, scope: anyio.CancelScope) -> None:
+        """Cancel ``scope`` when the sweep stops (at once, if it already has)."""
+        if self.stop_reason is not None:
+            scope.cancel()
+        else:
+            self._watched.add(scope)
+
+    def unwatch(self, scope: anyio.CancelScope) -> None:
+        self._watched.discard(scope)
+
+    def stop(self, reason: StopReason) -> None:
+        """Fire a stop rule. The first reason wins; later calls change nothing."""
+        if self.stop_reason is not None:
+            return
+        self.stop_reason = reason
+        watched, self._watched = self._watched, set()
+        for scope in watched:
+            scope.cancel()
+
+    def abort(self, exc: SweepAborted) -> None:
+        """Stop because of an error that makes the rest of the sweep pointless."""
+        if self.fatal is None:
+            self.fatal = exc
+        self.stop(StopReason.ABORTED)
+
+    def finish(self) -> None:
+        """Mark the end of the sweep: no stop rule fired means every object was decided."""
+        if self.stop_reason is None:
+            self.stop_reason = StopReason.COMPLETED
+        if self._ended is None:
+            self._ended = self._clock()
+
+    def stats(self) -> Stats:
+        end = self._ended if self._ended is not None else self._clock()
+        c = self._counts
+        return Stats(
+            listed=self.listed,
+            calls_started=self.calls_started,
+            hits=c[Outcome.HIT],
+            misses=c[Outcome.MISS],
+            skipped=c[Outcome.SKIPPED],
+            errors=c[Outcome.ERROR],
+            surplus=c[Outcome.SURPLUS],
+            throttled=self.throttled,
+            elapsed_s=end - self._started,
+            price_per_image=self._price,
+        )
+
+    def report(self) -> Report:
+        return Report(
+            stats=self.stats(),
+            stop_reason=self.stop_reason or StopReason.COMPLETED,
+            skipped_by_reason=dict(self._skipped_by_reason),
+            errors_by_code=dict(self._errors_by_code),
+            error=str(self.fatal) if self.fatal is not None else None,
+        )

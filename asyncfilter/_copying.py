@@ -1,0 +1,66 @@
+"""Copying: putting a hit where Custom Labels will train from it.
+
+CopyObject runs inside S3, so a hit costs one request and no bandwidth through this process.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ._aws import Kind, classify
+from ._errors import CredentialsError, DestinationError, ImageFailed, TransientError
+from ._models import S3Object
+
+#: Codes that mean this one object cannot be copied, not that the destination is unusable.
+_PER_OBJECT_CODES = frozenset({"NoSuchKey", "InvalidObjectState", "ObjectNotInActiveTierError"})
+
+
+class Copier(Protocol):
+    """Copies a hit to the destination.
+
+    Raise :class:`~asyncfilter.DestinationError` when no copy can succeed,
+    :class:`~asyncfilter.ImageFailed` when only this object cannot be copied.
+    """
+
+    async def copy(self, obj: S3Object, dest_bucket: str, dest_key: str) -> None: ...
+
+
+class S3Copier:
+    """Server-side CopyObject with an aiobotocore S3 client (botocore retries SlowDown/5xx)."""
+
+    def __init__(self, client: Any, *, expected_owner: str | None = None) -> None:
+        self._client = client
+        self._expected_owner = expected_owner
+
+    async def copy(self, obj: S3Object, dest_bucket: str, dest_key: str) -> None:
+        kwargs: dict[str, Any] = {
+            "Bucket": dest_bucket,
+            "Key": dest_key,
+            # The dict form lets botocore quote the key, so '+', '%', spaces and unicode survive.
+            "CopySource": {"Bucket": obj.bucket, "Key": obj.key},
+        }
+        if self._expected_owner:
+            kwargs["ExpectedBucketOwner"] = self._expected_owner
+            kwargs["ExpectedSourceBucketOwner"] = self._expected_owner
+        try:
+            await self._client.copy_object(**kwargs)
+        except Exception as exc:
+            raise _copy_error(exc, dest_bucket) from exc
+
+
+def _copy_error(exc: Exception, dest_bucket: str) -> Exception:
+    failure = classify(exc)
+    if failure is None:
+        return exc
+    if failure.kind is Kind.CREDENTIALS:
+        return CredentialsError(f"S3 rejected the credentials: {failure.message}")
+    if failure.code in _PER_OBJECT_CODES:
+        return ImageFailed(failure.code, failure.message)
+    if failure.kind in (Kind.TRANSIENT, Kind.THROTTLED):
+        # botocore has already retried these; the image is recorded as an error, not lost
+        return TransientError(failure.code, failure.message)
+    if failure.code == "NoSuchBucket":
+        return DestinationError(f"destination bucket {dest_bucket!r} does not exist")
+    if failure.code in ("AccessDenied", "AllAccessDisabled"):
+        return DestinationError(f"cannot write to destination bucket {dest_bucket!r}")
+    return ImageFailed(failure.code, failure.message)

@@ -1,0 +1,66 @@
+"""Detection: asking Rekognition what is in an image.
+
+A :class:`Detector` is the seam that tests and benchmarks replace (like httpx's transports):
+:class:`RekognitionDetector` talks to the real service or the emulator over HTTP;
+:class:`asyncfilter.testing.FakeDetector` answers in-process.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ._aws import Kind, classify
+from ._errors import CredentialsError, ImageFailed, Throttled, TransientError
+from ._models import Detection, Label, S3Object
+
+
+class Detector(Protocol):
+    """Labels one image.
+
+    Raise :class:`~asyncfilter.Throttled` or :class:`~asyncfilter.TransientError` for failures
+    worth retrying, :class:`~asyncfilter.ImageFailed` for a per-image failure, and
+    :class:`~asyncfilter.CredentialsError` when no call can succeed.
+    """
+
+    async def detect(
+        self, obj: S3Object, *, min_confidence: float, max_labels: int | None
+    ) -> Detection: ...
+
+
+class RekognitionDetector:
+    """DetectLabels by ``Image.S3Object``: the image is never downloaded."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    async def detect(
+        self, obj: S3Object, *, min_confidence: float, max_labels: int | None
+    ) -> Detection:
+        kwargs: dict[str, Any] = {
+            "Image": {"S3Object": {"Bucket": obj.bucket, "Name": obj.key}},
+            "MinConfidence": float(min_confidence),
+        }
+        if max_labels is not None:
+            kwargs["MaxLabels"] = max_labels
+        try:
+            response = await self._client.detect_labels(**kwargs)
+        except Exception as exc:
+            raise _detection_error(exc) from exc
+        return Detection(
+            labels=[Label.from_response(label) for label in response.get("Labels", ())],
+            model_version=response.get("LabelModelVersion"),
+            raw=response,
+        )
+
+
+def _detection_error(exc: Exception) -> Exception:
+    failure = classify(exc)
+    if failure is None:
+        return exc
+    if failure.kind is Kind.CREDENTIALS:
+        return CredentialsError(f"Rekognition rejected the credentials: {failure.message}")
+    if failure.kind is Kind.THROTTLED:
+        return Throttled(failure.code, failure.message)
+    if failure.kind is Kind.TRANSIENT:
+        return TransientError(failure.code, failure.message)
+    return ImageFailed(failure.code, failure.message)

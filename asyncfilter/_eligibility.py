@@ -1,0 +1,32 @@
+"""Decide, from the listing alone, which objects Rekognition would reject.
+
+Skipping them before the call is the cheapest safety in the tool: a rejected call still costs a
+request against the quota, and the published loop crashed on the first one.
+"""
+
+from __future__ import annotations
+
+from ._config import MAX_S3_IMAGE_BYTES
+from ._models import S3Object
+from ._results import SkipReason
+
+#: DetectLabels accepts JPEG and PNG only.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+#: Archived objects must be restored before anything can read them.
+ARCHIVED_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
+
+
+def skip_reason(obj: S3Object) -> SkipReason | None:
+    """Why ``obj`` should not be sent, or ``None`` when it is worth a call."""
+    key = obj.key
+    if key.endswith("/"):
+        return SkipReason.FOLDER
+    if not key.lower().endswith(IMAGE_SUFFIXES):
+        return SkipReason.UNSUPPORTED_TYPE
+    if obj.size == 0:
+        return SkipReason.EMPTY
+    if obj.size > MAX_S3_IMAGE_BYTES:
+        return SkipReason.TOO_LARGE
+    if obj.storage_class in ARCHIVED_CLASSES:
+        return SkipReason.ARCHIVED
+    return None

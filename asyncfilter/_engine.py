@@ -1,0 +1,220 @@
+"""The engine: one producer paging keys into a bounded queue, N workers deciding images.
+
+Every task lives in one task group, so none outlives the sweep. Backpressure is the queue's
+bound: the producer waits while the workers are busy, and memory stays flat however large the
+bucket is.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+
+import anyio
+from aiolimiter import AsyncLimiter
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+from ._config import ScanConfig
+from ._controller import Controller
+from ._copying import Copier
+from ._detection import Detector
+from ._eligibility import skip_reason
+from ._errors import ImageFailed, SweepAborted, Throttled, TransientError
+from ._listing import Lister
+from ._matching import Matcher
+from ._models import Detection, S3Object
+from ._results import ImageResult, Outcome
+
+#: Called with every decided image, after the controller has counted it.
+Emit = Callable[[ImageResult], Awaitable[None]]
+
+
+def backoff_delay(attempt: int, base: float, cap: float) -> float:
+    """Full-jitter exponential backoff, so that throttled workers do not retry in step."""
+    return random.uniform(0.0, min(cap, base * (2 ** (attempt - 1))))
+
+
+class Engine:
+    """Runs one sweep; built by :func:`asyncfilter.scan`, which owns the clients."""
+
+    def __init__(
+        self,
+        config: ScanConfig,
+        controller: Controller,
+        *,
+        lister: Lister,
+        detector: Detector,
+        copier: Copier,
+        emit: Emit | None = None,
+    ) -> None:
+        self._config = config
+        self._ctl = controller
+        self._lister = lister
+        self._detector = detector
+        self._copier = copier
+        self._emit = emit
+        self._matcher = Matcher(config.labels, config.threshold)
+        self._limiter: AsyncLimiter | None = None
+
+    async def run(self) -> None:
+        """Run until every object is decided or a stop rule fires; then return."""
+        config = self._config
+        if config.tps is not None:
+            # One token per 1/tps seconds: a steady rate with no start-up burst above the quota.
+            self._limiter = AsyncLimiter(1, 1.0 / config.tps)
+        send, receive = anyio.create_memory_object_stream[S3Object](config.effective_queue_size)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._produce, send)
+                async with receive:
+                    for _ in range(config.concurrency):
+                        tg.start_soon(self._work, receive.clone())
+        finally:
+            self._ctl.finish()
+
+    async def _record(self, result: ImageResult) -> None:
+        self._ctl.record(result)
+        if self._emit is not None:
+            await self._emit(result)
+
+    # --- producer ---------------------------------------------------------------------------
+
+    async def _produce(self, send: ObjectSendStream[S3Object]) -> None:
+        ctl = self._ctl
+        source = self._config.source
+        async with send:
+            pages = self._lister.pages(source.bucket, source.prefix)
+            try:
+                while not ctl.stopping:
+                    with anyio.CancelScope() as waiting:
+                        ctl.watch(waiting)
+                        try:
+                            page = await anext(pages, None)
+                        finally:
+                            ctl.unwatch(waiting)
+                    if page is None or waiting.cancel_called:
+                        return
+                    for obj in page:
+                        if ctl.stopping:
+                            return
+                        ctl.listed += 1
+                        reason = skip_reason(obj)
+                        if reason is not None:
+                            await self._record(
+                                ImageResult(obj, Outcome.SKIPPED, skip_reason=reason)
+                            )
+                            continue
+                        with anyio.CancelScope() as waiting:
+                            ctl.watch(waiting)
+                            try:
+                                await send.send(obj)
+                            finally:
+                                ctl.unwatch(waiting)
+                        if waiting.cancel_called:
+                            return
+            except SweepAborted as exc:
+                ctl.abort(exc)
+            finally:
+                aclose = getattr(pages, "aclose", None)
+                if aclose is not None:
+                    with anyio.CancelScope(shield=True):
+                        await aclose()
+
+    # --- workers ----------------------------------------------------------------------------
+
+    async def _work(self, receive: ObjectReceiveStream[S3Object]) -> None:
+        ctl = self._ctl
+        limiter = self._limiter
+        async with receive:
+            while True:
+                obj: S3Object | None = None
+                with anyio.CancelScope() as waiting:
+                    ctl.watch(waiting)
+                    try:
+                        obj = await receive.receive()
+                        if limiter is not None:
+                            await limiter.acquire()
+                    except anyio.EndOfStream:
+                        return
+                    finally:
+                        ctl.unwatch(waiting)
+                if obj is None or not ctl.reserve_call():
+                    return  # the sweep is stopping: an object not yet started is left alone
+                try:
+                    result = await self._decide(obj)
+                except SweepAborted as exc:
+                    ctl.abort(exc)
+                    return
+                await self._record(result)
+
+    async def _decide(self, obj: S3Object) -> ImageResult:
+        detection_or_error = await self._detect(obj)
+        if isinstance(detection_or_error, ImageResult):
+            return detection_or_error
+        detection, attempts = detection_or_error
+        match = self._matcher.match(detection.labels)
+        if match is None:
+            return ImageResult(obj, Outcome.MISS, attempts=attempts)
+        if not self._ctl.claim_copy():
+            return ImageResult(obj, Outcome.SURPLUS, match=match, attempts=attempts)
+        dest_key = self._config.dest_key(obj.key)
+        try:
+            # A copy in flight finishes even when the sweep is stopping or cancelled, within
+            # its own deadline, so no hit is left half-done.
+            with anyio.move_on_after(self._config.copy_grace_s, shield=True) as scope:
+                await self._copier.copy(obj, self._config.dest.bucket, dest_key)
+        except ImageFailed as exc:
+            self._ctl.release_copy()
+            return ImageResult(
+                obj,
+                Outcome.ERROR,
+                match=match,
+                error_code=exc.code,
+                error_message=f"copy failed: {exc.message}",
+                attempts=attempts,
+            )
+        if scope.cancelled_caught:
+            self._ctl.release_copy()
+            return ImageResult(
+                obj,
+                Outcome.ERROR,
+                match=match,
+                error_code="CopyTimeout",
+                error_message=f"copy did not finish within {self._config.copy_grace_s} s",
+                attempts=attempts,
+            )
+        return ImageResult(obj, Outcome.HIT, match=match, dest_key=dest_key, attempts=attempts)
+
+    async def _detect(self, obj: S3Object) -> tuple[Detection, int] | ImageResult:
+        """Call the detector, retrying throttling and transient failures with backoff."""
+        config = self._config
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                detection = await self._detector.detect(
+                    obj, min_confidence=config.threshold, max_labels=config.max_labels
+                )
+                return detection, attempts
+            except (Throttled, TransientError) as exc:
+                if isinstance(exc, Throttled):
+                    self._ctl.record_throttle()
+                if attempts >= config.max_attempts:
+                    return ImageResult(
+                        obj,
+                        Outcome.ERROR,
+                        error_code=exc.code,
+                        error_message=f"{exc.message} (gave up after {attempts} attempts)",
+                        attempts=attempts,
+                    )
+                await anyio.sleep(backoff_delay(attempts, config.retry_base_s, config.retry_cap_s))
+                if self._limiter is not None:
+                    await self._limiter.acquire()
+            except ImageFailed as exc:
+                return ImageResult(
+                    obj,
+                    Outcome.ERROR,
+                    error_code=exc.code,
+                    error_message=exc.message,
+                    attempts=attempts,
+                )

@@ -1,0 +1,88 @@
+"""The data that flows through a sweep: listed objects in, detections through, nothing mutable.
+
+Everything here is a frozen, slotted dataclass: these objects are created once per image on the
+hot path, shared between tasks, and written to results files, so they must be cheap and safe to
+share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class S3Object:
+    """One object as ListObjectsV2 describes it."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str = ""
+    storage_class: str = "STANDARD"
+
+
+@dataclass(frozen=True, slots=True)
+class BoundingBox:
+    """A box in fractions of the image's width and height, as Rekognition returns it."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One located occurrence of a label."""
+
+    box: BoundingBox
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """One DetectLabels label, with the hierarchy that matching consults."""
+
+    name: str
+    confidence: float
+    parents: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    instances: tuple[Instance, ...] = ()
+
+    @classmethod
+    def from_response(cls, data: Mapping[str, Any]) -> Label:
+        """Build a label from one element of DetectLabels' ``Labels`` list."""
+        instances = []
+        for inst in data.get("Instances") or ():
+            box = inst.get("BoundingBox") or {}
+            instances.append(
+                Instance(
+                    BoundingBox(
+                        float(box.get("Left", 0.0)),
+                        float(box.get("Top", 0.0)),
+                        float(box.get("Width", 0.0)),
+                        float(box.get("Height", 0.0)),
+                    ),
+                    float(inst.get("Confidence", 0.0)),
+                )
+            )
+        return cls(
+            name=str(data["Name"]),
+            confidence=float(data.get("Confidence", 0.0)),
+            parents=tuple(str(p["Name"]) for p in data.get("Parents") or ()),
+            aliases=tuple(str(a["Name"]) for a in data.get("Aliases") or ()),
+            categories=tuple(str(c["Name"]) for c in data.get("Categories") or ()),
+            instances=tuple(instances),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """What the detector said about one image."""
+
+    labels: Sequence[Label]
+    model_version: str | None = None
+    raw: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)

@@ -1,0 +1,179 @@
+"""What a sweep produces: one :class:`ImageResult` per image and one :class:`Report` per sweep."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from ._models import S3Object
+
+
+class Outcome(StrEnum):
+    """How one image ended. Every image a sweep takes up ends in exactly one of these."""
+
+    HIT = "hit"
+    """It matched and was copied to the destination."""
+    MISS = "miss"
+    """The service answered and no wanted label reached the threshold."""
+    SKIPPED = "skipped"
+    """Not sent to the service, because it would have rejected it (see :class:`SkipReason`)."""
+    ERROR = "error"
+    """The service or the copy failed for this image; ``error_code`` says why."""
+    SURPLUS = "surplus"
+    """It matched after the hit target was already filled, so it was not copied."""
+
+
+class SkipReason(StrEnum):
+    """Why an object was not sent to Rekognition (and so cost nothing)."""
+
+    FOLDER = "folder"
+    EMPTY = "empty"
+    TOO_LARGE = "too_large"
+    UNSUPPORTED_TYPE = "unsupported_type"
+    ARCHIVED = "archived"
+
+
+class StopReason(StrEnum):
+    """Why a sweep ended."""
+
+    COMPLETED = "completed"
+    """Every listed object was decided."""
+    TARGET = "target"
+    """The hit target was reached."""
+    MAX_SCAN = "max_scan"
+    """The scan cap (paid calls) was reached."""
+    MISS_CUTOFF = "miss_cutoff"
+    """Too many misses in a row: the data is probably not what was asked for."""
+    INTERRUPTED = "interrupted"
+    """Someone asked the sweep to stop (Ctrl-C, SIGTERM, :meth:`Sweep.request_stop`)."""
+    ABORTED = "aborted"
+    """An error made the rest of the sweep pointless."""
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Which wanted label matched, through what, and how confidently."""
+
+    label: str
+    """The wanted label, as given in the configuration."""
+    via: str
+    """``"name"``, ``"parent"`` or ``"alias"``."""
+    detected: str
+    """The name of the label Rekognition returned."""
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class ImageResult:
+    """The recorded outcome of one image."""
+
+    object: S3Object
+    outcome: Outcome
+    match: Match | None = None
+    dest_key: str | None = None
+    skip_reason: SkipReason | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    attempts: int = 0
+    """Calls made to DetectLabels for this image (retries included)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict, the shape of one line of a results file."""
+        obj = self.object
+        out: dict[str, Any] = {
+            "bucket": obj.bucket,
+            "key": obj.key,
+            "size": obj.size,
+            "etag": obj.etag,
+            "outcome": self.outcome.value,
+        }
+        if self.match is not None:
+            m = self.match
+            out["match"] = {
+                "label": m.label,
+                "via": m.via,
+                "detected": m.detected,
+                "confidence": m.confidence,
+            }
+        if self.dest_key is not None:
+            out["dest_key"] = self.dest_key
+        if self.skip_reason is not None:
+            out["skip_reason"] = self.skip_reason.value
+        if self.error_code is not None:
+            out["error_code"] = self.error_code
+            out["error_message"] = self.error_message
+        if self.attempts:
+            out["attempts"] = self.attempts
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """A consistent snapshot of a sweep's counters, cheap enough to take several times a second."""
+
+    listed: int = 0
+    calls_started: int = 0
+    hits: int = 0
+    misses: int = 0
+    skipped: int = 0
+    errors: int = 0
+    surplus: int = 0
+    throttled: int = 0
+    elapsed_s: float = 0.0
+    price_per_image: float = 0.001
+
+    @property
+    def decided(self) -> int:
+        """Images that have reached an outcome."""
+        return self.hits + self.misses + self.skipped + self.errors + self.surplus
+
+    @property
+    def paid_calls(self) -> int:
+        """Calls the service answered, which is what Rekognition bills."""
+        return self.hits + self.misses + self.surplus
+
+    @property
+    def images_per_s(self) -> float:
+        """Decided images per second of wall time."""
+        return self.decided / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def estimated_cost_usd(self) -> float:
+        """Paid calls at the configured price per image."""
+        return self.paid_calls * self.price_per_image
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The summary of a finished sweep."""
+
+    stats: Stats
+    stop_reason: StopReason
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    errors_by_code: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    """For an aborted sweep: the one-line reason."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: the ``--json`` summary."""
+        s = self.stats
+        return {
+            "stop_reason": self.stop_reason.value,
+            "error": self.error,
+            "listed": s.listed,
+            "decided": s.decided,
+            "hits": s.hits,
+            "misses": s.misses,
+            "skipped": s.skipped,
+            "errors": s.errors,
+            "surplus": s.surplus,
+            "calls_started": s.calls_started,
+            "paid_calls": s.paid_calls,
+            "throttled": s.throttled,
+            "elapsed_s": round(s.elapsed_s, 3),
+            "images_per_s": round(s.images_per_s, 2),
+            "estimated_cost_usd": round(s.estimated_cost_usd, 6),
+            "skipped_by_reason": dict(self.skipped_by_reason),
+            "errors_by_code": dict(self.errors_by_code),
+        }

@@ -1,0 +1,230 @@
+"""The library entry points: :func:`scan` and :func:`open_scan`.
+
+They own the clients (or borrow the caller's), build the services, run the engine inside a task
+group and translate its end into a :class:`Report` or an exception. No global state, no
+``asyncio.run``, no signal handlers: a service can run many sweeps side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import anyio
+import structlog
+from anyio.abc import ObjectReceiveStream
+
+from ._clients import check_bucket, make_session, open_rekognition, open_s3
+from ._config import ScanConfig
+from ._controller import Controller
+from ._copying import Copier, S3Copier
+from ._detection import Detector, RekognitionDetector
+from ._engine import Emit, Engine
+from ._listing import Lister, S3Lister
+from ._results import ImageResult, Report, Stats, StopReason
+
+logger = structlog.get_logger("asyncfilter")
+
+
+class Sweep:
+    """A running sweep: iterate it for results as they are decided, stop it, watch its stats."""
+
+    def __init__(self, controller: Controller, results: ObjectReceiveStream[ImageResult]) -> None:
+        self._ctl = controller
+        self._results = results
+        self._raised = False
+
+    def __aiter__(self) -> Sweep:
+        return self
+
+    async def __anext__(self) -> ImageResult:
+        try:
+            return await self._results.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self._raise_fatal()
+            raise StopAsyncIteration from None
+
+    def _raise_fatal(self) -> None:
+        fatal = self._ctl.fatal
+        if fatal is not None and not self._raised:
+            self._raised = True
+            fatal.report = self._ctl.report()
+            raise fatal
+
+    def request_stop(self) -> None:
+        """Stop gracefully: nothing new starts; calls and copies in flight finish and are
+        recorded. The stop reason is ``interrupted``."""
+        self._ctl.stop(StopReason.INTERRUPTED)
+
+    @property
+    def stopping(self) -> bool:
+        return self._ctl.stopping
+
+    def stats(self) -> Stats:
+        """The counters so far; cheap, for progress displays."""
+        return self._ctl.stats()
+
+    @property
+    def report(self) -> Report:
+        """The final report; available once the sweep has ended."""
+        if self._ctl.stop_reason is None:
+            raise RuntimeError("the sweep is still running; iterate it to the end first")
+        return self._ctl.report()
+
+
+@asynccontextmanager
+async def _services(
+    config: ScanConfig,
+    *,
+    session: Any | None,
+    s3_client: Any | None,
+    rekognition_client: Any | None,
+    lister: Lister | None,
+    detector: Detector | None,
+    copier: Copier | None,
+) -> AsyncIterator[tuple[Lister, Detector, Copier]]:
+    async with AsyncExitStack() as stack:
+        needs_s3 = lister is None or copier is None
+        if needs_s3 and s3_client is None:
+            session = session or make_session(config)
+            s3_client = await open_s3(stack, session, config)
+        if detector is None and rekognition_client is None:
+            session = session or make_session(config)
+            rekognition_client = await open_rekognition(stack, session, config)
+        if needs_s3 and config.preflight:
+            await check_bucket(s3_client, config.source.bucket, role="source")
+            await check_bucket(s3_client, config.dest.bucket, role="destination")
+        yield (
+            lister or S3Lister(s3_client),
+            detector or RekognitionDetector(rekognition_client),
+            copier or S3Copier(s3_client),
+        )
+
+
+async def scan(
+    config: ScanConfig,
+    *,
+    on_result: Callable[[ImageResult], None] | None = None,
+    session: Any | None = None,
+    s3_client: Any | None = None,
+    rekognition_client: Any | None = None,
+    lister: Lister | None = None,
+    detector: Detector | None = None,
+    copier: Copier | None = None,
+) -> Report:
+    """Run one sweep to its end and return its report.
+
+    Pass an aioboto3 ``session`` (or ready ``s3_client`` / ``rekognition_client``) to share a
+    service's credentials and connection pools; pass ``lister``, ``detector`` or ``copier`` to
+    replace a service entirely (tests, other sources). ``on_result`` is called with every decided
+    image. Cancelling the calling task stops the sweep: copies in flight finish, clients close.
+
+    Raises :class:`~asyncfilter.SweepAborted` (with ``.report``) when an error made the sweep
+    pointless, :class:`~asyncfilter.ConfigError` when the AWS setup is unusable.
+    """
+    emit: Emit | None = None
+    if on_result is not None:
+        callback = on_result
+
+        async def emit(result: ImageResult) -> None:
+            callback(result)
+
+    controller = Controller(config)
+    async with _services(
+        config,
+        session=session,
+        s3_client=s3_client,
+        rekognition_client=rekognition_client,
+        lister=lister,
+        detector=detector,
+        copier=copier,
+    ) as (lister_, detector_, copier_):
+        engine = Engine(
+            config, controller, lister=lister_, detector=detector_, copier=copier_, emit=emit
+        )
+        logger.info("sweep.start", source=str(config.source), dest=str(config.dest))
+        await engine.run()
+    report = controller.report()
+    logger.info("sweep.end", stop_reason=report.stop_reason.value, **_brief(report))
+    if controller.fatal is not None:
+        controller.fatal.report = report
+        raise controller.fatal
+    return report
+
+
+@asynccontextmanager
+async def open_scan(
+    config: ScanConfig,
+    *,
+    session: Any | None = None,
+    s3_client: Any | None = None,
+    rekognition_client: Any | None = None,
+    lister: Lister | None = None,
+    detector: Detector | None = None,
+    copier: Copier | None = None,
+) -> AsyncIterator[Sweep]:
+    """Run a sweep in the background and stream its results::
+
+        async with open_scan(config) as sweep:
+            async for result in sweep:
+                ...
+        print(sweep.report)
+
+    Leaving the block early stops the sweep gracefully. The results stream is bounded: a
+    consumer that stops reading slows the sweep down rather than filling memory.
+    """
+    controller = Controller(config)
+    send, receive = anyio.create_memory_object_stream[ImageResult](config.effective_queue_size)
+
+    async def emit(result: ImageResult) -> None:
+        try:
+            await send.send(result)
+        except anyio.BrokenResourceError:
+            pass  # the consumer left; the controller has counted the result all the same
+
+    async with _services(
+        config,
+        session=session,
+        s3_client=s3_client,
+        rekognition_client=rekognition_client,
+        lister=lister,
+        detector=detector,
+        copier=copier,
+    ) as (lister_, detector_, copier_):
+        engine = Engine(
+            config, controller, lister=lister_, detector=detector_, copier=copier_, emit=emit
+        )
+
+        async def run() -> None:
+            async with send:
+                await engine.run()
+
+        sweep = Sweep(controller, receive)
+        # An exception from the caller's block is held until the engine has wound down, then
+        # re-raised as itself (not wrapped in an exception group by the task group).
+        pending: Exception | None = None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            try:
+                yield sweep
+            except Exception as exc:
+                pending = exc
+            finally:
+                controller.stop(StopReason.INTERRUPTED)  # no-op when it already ended
+                receive.close()
+        if pending is not None:
+            raise pending
+        sweep._raise_fatal()
+
+
+def _brief(report: Report) -> dict[str, Any]:
+    s = report.stats
+    return {
+        "hits": s.hits,
+        "misses": s.misses,
+        "skipped": s.skipped,
+        "errors": s.errors,
+        "paid_calls": s.paid_calls,
+        "elapsed_s": round(s.elapsed_s, 3),
+    }

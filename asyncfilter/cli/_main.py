@@ -1,0 +1,229 @@
+"""The ``asyncfilter`` command: ``scan``, ``emulator`` and ``demo``.
+
+Exit codes: 0 finished or stopped by a rule; 1 aborted by an error; 2 bad usage or
+configuration; 130 interrupted. Every error is one line on stderr, before anything is paid.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Any
+
+import anyio
+import click
+import orjson
+from rich.console import Console
+
+from .._config import ScanConfig
+from .._errors import ConfigError, SweepAborted
+from .._results import Report, StopReason
+from .._scan import Sweep, open_scan
+from ._logging import configure_logging
+from ._output import ResultsWriter, show_progress, summary_text
+
+EXIT_OK, EXIT_ABORTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+_positive = click.IntRange(min=1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="asyncfilter")
+def cli() -> None:
+    """Keep only the images in S3 that Amazon Rekognition says show what you want."""
+
+
+@cli.command()
+@click.argument("source", metavar="s3://SOURCE[/PREFIX]")
+@click.option("--dest", required=True, metavar="s3://DEST[/PREFIX]", help="Where hits go.")
+@click.option("--label", "labels", multiple=True, required=True, help="Wanted label (repeatable).")
+@click.option("--threshold", type=click.FloatRange(0, 100), default=80.0, show_default=True)
+@click.option("--name", help="Folder name for hits (default: the first label).")
+@click.option("--target", type=_positive, help="Stop after copying this many hits.")
+@click.option("--max-scan", type=_positive, help="Never make more than this many paid calls.")
+@click.option("--miss-cutoff", type=_positive, help="Stop after this many misses in a row.")
+@click.option("--concurrency", type=_positive, default=32, show_default=True)
+@click.option(
+    "--tps",
+    type=click.FloatRange(min=0, min_open=True),
+    default=50.0,
+    show_default=True,
+    help="DetectLabels calls per second (keep it at or under your quota).",
+)
+@click.option("--max-labels", type=_positive, help="MaxLabels sent to DetectLabels.")
+@click.option("--results", type=click.Path(dir_okay=False), help="Write per-image JSON Lines here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--region", help="AWS region (default: the AWS chain).")
+@click.option("--profile", help="AWS profile (default: the AWS chain).")
+@click.option("--s3-endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL_S3 or AWS).")
+@click.option("--rekognition-endpoint-url", help="Rekognition endpoint (default: AWS or env).")
+@click.option("--progress/--no-progress", default=None, help="Live progress (default: on a TTY).")
+@click.option("--log-format", type=click.Choice(["auto", "console", "json"]), default="auto")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    show_default=True,
+)
+def scan(**opts: Any) -> int:
+    """Sweep SOURCE, copy images that show a wanted label to DEST/<name>/<key>."""
+    config = ScanConfig(
+        source=opts["source"],
+        dest=opts["dest"],
+        labels=tuple(opts["labels"]),
+        threshold=opts["threshold"],
+        name=opts["name"],
+        target=opts["target"],
+        max_scan=opts["max_scan"],
+        miss_cutoff=opts["miss_cutoff"],
+        concurrency=opts["concurrency"],
+        tps=opts["tps"],
+        max_labels=opts["max_labels"],
+        region=opts["region"],
+        profile=opts["profile"],
+        s3_endpoint_url=opts["s3_endpoint_url"],
+        rekognition_endpoint_url=opts["rekognition_endpoint_url"],
+    )
+    configure_logging(opts["log_format"], opts["log_level"])
+    progress = opts["progress"] if opts["progress"] is not None else sys.stderr.isatty()
+    code: int = anyio.run(
+        _scan, config, opts["results"], opts["as_json"], progress, backend="asyncio"
+    )
+    return code
+
+
+async def _scan(config: ScanConfig, results: str | None, as_json: bool, progress: bool) -> int:
+    console = Console(stderr=True)
+    writer = ResultsWriter(results) if results else None
+    report: Report | None = None
+    code = EXIT_OK
+    try:
+        async with anyio.create_task_group() as tg:
+            try:
+                async with open_scan(config) as sweep:
+                    tg.start_soon(_watch_signals, sweep, console)
+                    if progress:
+                        tg.start_soon(show_progress, sweep, console)
+                    async for result in sweep:
+                        if writer is not None:
+                            writer.write(result)
+                report = sweep.report
+            except SweepAborted as exc:
+                report = exc.report
+                console.print(f"asyncfilter: error: {exc}", markup=False, highlight=False)
+                code = EXIT_ABORTED
+            finally:
+                tg.cancel_scope.cancel()
+    finally:
+        if writer is not None:
+            writer.close()
+    if report is not None:
+        if as_json:
+            sys.stdout.buffer.write(
+                orjson.dumps(report.to_dict(), option=orjson.OPT_APPEND_NEWLINE)
+            )
+            sys.stdout.flush()
+        else:
+            click.echo(summary_text(report))
+        if code == EXIT_OK and report.stop_reason is StopReason.INTERRUPTED:
+            code = EXIT_INTERRUPTED
+    return code
+
+
+async def _watch_signals(sweep: Sweep, console: Console) -> None:
+    """First SIGINT/SIGTERM: stop gracefully. Second: leave at once."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        received = 0
+        async for _ in signals:
+            received += 1
+            if received > 1:
+                os._exit(EXIT_INTERRUPTED)
+            sweep.request_stop()
+            console.print(
+                "stopping: finishing the calls and copies in flight (again to quit now)",
+                markup=False,
+                highlight=False,
+            )
+
+
+@cli.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="0 picks a free port.")
+@click.option(
+    "--labels",
+    "labels_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Labels file (JSON Lines).",
+)
+@click.option("--s3-endpoint-url", help="Where to read objects from (moto, MinIO, S3).")
+@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0)
+@click.option("--jitter-ms", type=click.FloatRange(min=0), default=0.0)
+@click.option("--tps", type=click.FloatRange(min=0, min_open=True), help="Quota before throttling.")
+@click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0)
+@click.option("--error-code", default="InternalServerError", show_default=True)
+@click.option(
+    "--object-check/--no-object-check",
+    default=True,
+    help="Read each object from S3 to reject what the real service rejects.",
+)
+@click.option("--seed", type=int)
+def emulator(**opts: Any) -> int:
+    """Run the local Rekognition DetectLabels emulator on 127.0.0.1."""
+    from ..testing._emulator import EmulatorSettings, RekognitionEmulator
+    from ..testing._labels import LabelStore
+
+    try:
+        store = LabelStore.from_file(opts["labels_file"]) if opts["labels_file"] else LabelStore()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    settings = EmulatorSettings(
+        latency_ms=opts["latency_ms"],
+        jitter_ms=opts["jitter_ms"],
+        tps=opts["tps"],
+        error_rate=opts["error_rate"],
+        error_code=opts["error_code"],
+        check_objects=opts["object_check"],
+        s3_endpoint_url=opts["s3_endpoint_url"],
+        seed=opts["seed"],
+    )
+
+    async def serve() -> None:
+        async with RekognitionEmulator(store, settings).serve(opts["port"]) as url:
+            click.echo(f"Rekognition emulator listening on {url}")
+            sys.stdout.flush()
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    return
+
+    anyio.run(serve, backend="asyncio")
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--images", type=click.IntRange(50, 3000), default=300, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+def demo(images: int, seed: int) -> int:
+    """A real sweep over HTTP against local moto S3 and the emulator: no AWS account needed."""
+    from ..testing._demo import run_demo
+
+    return run_demo(images=images, seed=seed)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: turn every expected failure into one line and an exit code."""
+    try:
+        code = cli.main(args=argv, prog_name="asyncfilter", standalone_mode=False)
+    except click.exceptions.Abort:
+        code = EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        click.echo(f"asyncfilter: error: {exc.format_message()}", err=True)
+        code = EXIT_USAGE
+    except ConfigError as exc:
+        click.echo(f"asyncfilter: error: {exc}", err=True)
+        code = EXIT_USAGE
+    except SweepAborted as exc:
+        click.echo(f"asyncfilter: error: {exc}", err=True)
+        code = EXIT_ABORTED
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -1,0 +1,93 @@
+"""What the CLI shows a person: the live progress line, the summary, the results file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import TracebackType
+
+import anyio
+import orjson
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from .._results import ImageResult, Report, Stats
+from .._scan import Sweep
+
+
+def progress_text(stats: Stats) -> Text:
+    return Text.assemble(
+        ("scanned ", "dim"),
+        (f"{stats.decided:,}", "bold"),
+        ("  hits ", "dim"),
+        (f"{stats.hits:,}", "bold green"),
+        ("  misses ", "dim"),
+        f"{stats.misses:,}",
+        ("  skipped ", "dim"),
+        f"{stats.skipped:,}",
+        ("  errors ", "dim"),
+        (f"{stats.errors:,}", "bold red" if stats.errors else ""),
+        ("  ", ""),
+        f"{stats.images_per_s:,.1f} img/s",
+        ("  spent ", "dim"),
+        f"${stats.estimated_cost_usd:,.3f}",
+    )
+
+
+async def show_progress(sweep: Sweep, console: Console) -> None:
+    """Redraw the progress line four times a second until cancelled."""
+    with Live(progress_text(sweep.stats()), console=console, transient=True) as live:
+        while True:
+            await anyio.sleep(0.25)
+            live.update(progress_text(sweep.stats()))
+
+
+def summary_text(report: Report) -> str:
+    s = report.stats
+    lines = [
+        f"stopped: {report.stop_reason.value}" + (f" ({report.error})" if report.error else ""),
+        f"hits {s.hits:,}  misses {s.misses:,}  skipped {s.skipped:,}  errors {s.errors:,}"
+        + (f"  surplus {s.surplus:,}" if s.surplus else ""),
+        f"elapsed {s.elapsed_s:.2f} s  {s.images_per_s:,.1f} images/s  paid calls {s.paid_calls:,}"
+        f"  estimated cost ${s.estimated_cost_usd:,.3f}",
+    ]
+    if report.skipped_by_reason:
+        lines.append(
+            "skipped: " + ", ".join(f"{k} {v}" for k, v in sorted(report.skipped_by_reason.items()))
+        )
+    if report.errors_by_code:
+        lines.append(
+            "errors: " + ", ".join(f"{k} {v}" for k, v in sorted(report.errors_by_code.items()))
+        )
+    if s.throttled:
+        lines.append(f"throttled responses retried: {s.throttled:,}")
+    return "\n".join(lines)
+
+
+class ResultsWriter:
+    """JSON Lines, written to ``FILE.part`` and renamed into place when the sweep ends, so a
+    reader never sees a half-written results file under the final name."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._part = self.path.with_name(self.path.name + ".part")
+        self._file = self._part.open("wb")
+
+    def write(self, result: ImageResult) -> None:
+        self._file.write(orjson.dumps(result.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._part.replace(self.path)
+
+    def __enter__(self) -> ResultsWriter:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
