@@ -41,6 +41,8 @@ class Controller:
         self._skipped_by_reason: Counter[str] = Counter()
         self._errors_by_code: Counter[str] = Counter()
         self._claims = 0
+        self._copied = 0
+        self._changed = anyio.Event()
         self._miss_streak = 0
         self.stop_reason: StopReason | None = None
         self.fatal: SweepAborted | None = None
@@ -62,21 +64,48 @@ class Controller:
             self.stop(StopReason.MAX_SCAN)
         return True
 
-    def claim_copy(self) -> bool:
-        """Claim one of the hit target's places for a match; ``False`` means it is surplus."""
+    def has_room(self) -> bool:
+        """False while every place in the hit target is taken by a copy in flight."""
+        return self._target is None or self._claims < self._target
+
+    async def wait_for_room(self) -> None:
+        """Wait until a copy in flight fails (a place opens) or succeeds (the target may be
+        reached, which stops the sweep). Starting a call before then could only buy surplus."""
+        while not self.has_room() and self._copied < (self._target or 0):
+            await self._changed.wait()
+
+    async def claim_copy(self) -> bool:
+        """Claim one of the hit target's places for a match; ``False`` means it is surplus.
+
+        When every place is held by a copy in flight, wait: if one of those copies fails, this
+        match takes its place, so the target is met exactly whenever enough hits exist.
+        """
         if self._target is None:
             return True
-        if self._claims >= self._target:
-            return False
-        self._claims += 1
-        if self._claims >= self._target:
+        while True:
+            if self._copied >= self._target:
+                return False
+            if self._claims < self._target:
+                self._claims += 1
+                return True
+            await self._changed.wait()
+
+    def copy_done(self) -> None:
+        """A claimed copy succeeded; the target rule fires when enough have."""
+        self._copied += 1
+        if self._target is not None and self._copied >= self._target:
             self.stop(StopReason.TARGET)
-        return True
+        self._notify()
 
     def release_copy(self) -> None:
         """Give a claimed place back, because the copy failed."""
         if self._target is not None:
             self._claims -= 1
+        self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
 
     # --- reports ----------------------------------------------------------------------------
 

@@ -132,6 +132,8 @@ class Engine:
                     ctl.watch(waiting)
                     try:
                         obj = await receive.receive()
+                        if not ctl.has_room():
+                            await ctl.wait_for_room()
                         if limiter is not None:
                             await limiter.acquire()
                     except anyio.EndOfStream:
@@ -155,7 +157,7 @@ class Engine:
         match = self._matcher.match(detection.labels)
         if match is None:
             return ImageResult(obj, Outcome.MISS, attempts=attempts)
-        if not self._ctl.claim_copy():
+        if not await self._ctl.claim_copy():
             return ImageResult(obj, Outcome.SURPLUS, match=match, attempts=attempts)
         dest_key = self._config.dest_key(obj.key)
         try:
@@ -183,6 +185,7 @@ class Engine:
                 error_message=f"copy did not finish within {self._config.copy_grace_s} s",
                 attempts=attempts,
             )
+        self._ctl.copy_done()
         return ImageResult(obj, Outcome.HIT, match=match, dest_key=dest_key, attempts=attempts)
 
     async def _detect(self, obj: S3Object) -> tuple[Detection, int] | ImageResult:

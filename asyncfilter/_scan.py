@@ -143,11 +143,10 @@ async def scan(
         engine = Engine(
             config, controller, lister=lister_, detector=detector_, copier=copier_, emit=emit
         )
-        logger.info("sweep.start", source=str(config.source), dest=str(config.dest))
         await engine.run()
     report = controller.report()
-    logger.info("sweep.end", stop_reason=report.stop_reason.value, **_brief(report))
     if controller.fatal is not None:
+        logger.error("sweep.aborted", error=str(controller.fatal), **_brief(report))
         controller.fatal.report = report
         raise controller.fatal
     return report

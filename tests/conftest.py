@@ -1,0 +1,116 @@
+"""Shared fixtures: real servers on 127.0.0.1, started once per session.
+
+moto's S3 server and the Rekognition emulator each run in their own process; every test gets
+fresh, uniquely named buckets and a reset emulator, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
+
+import aioboto3
+import anyio
+import pytest
+
+from asyncfilter import ScanConfig
+from asyncfilter.testing import (
+    TEST_CREDENTIALS,
+    EmulatorProcess,
+    MotoServer,
+    emulator_process,
+    moto_server,
+)
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "latency_ms": 0.0,
+    "jitter_ms": 0.0,
+    "tps": None,
+    "burst": None,
+    "error_rate": 0.0,
+    "error_code": "InternalServerError",
+    "check_objects": True,
+    "reject_access_keys": [],
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _aws_test_environment() -> Iterator[None]:
+    """Tests must never see real credentials or reach AWS."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    for name in saved:
+        del os.environ[name]
+    os.environ.update(TEST_CREDENTIALS)
+    yield
+    for name in TEST_CREDENTIALS:
+        os.environ.pop(name, None)
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def moto(_aws_test_environment: None) -> Iterator[MotoServer]:
+    with moto_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def emulator_server(moto: MotoServer) -> Iterator[EmulatorProcess]:
+    with emulator_process(s3_endpoint_url=moto.endpoint_url) as server:
+        yield server
+
+
+@pytest.fixture
+def emulator(emulator_server: EmulatorProcess) -> EmulatorProcess:
+    """The session's emulator, with zeroed counts and default behaviour."""
+    emulator_server.reset()
+    emulator_server.configure(**DEFAULT_SETTINGS)
+    return emulator_server
+
+
+@pytest.fixture
+async def s3(moto: MotoServer) -> AsyncIterator[Any]:
+    session = aioboto3.Session()
+    async with session.client("s3", endpoint_url=moto.endpoint_url) as client:
+        yield client
+
+
+@pytest.fixture
+async def buckets(s3: Any) -> tuple[str, str]:
+    """A fresh (source, destination) pair of buckets."""
+    tag = uuid.uuid4().hex[:12]
+    source, dest = f"src-{tag}", f"dst-{tag}"
+    await s3.create_bucket(Bucket=source)
+    await s3.create_bucket(Bucket=dest)
+    return source, dest
+
+
+@pytest.fixture
+def config_for(
+    moto: MotoServer, emulator: EmulatorProcess, buckets: tuple[str, str]
+) -> Any:
+    """Build a ScanConfig pointed at the local servers and this test's buckets."""
+    source, dest = buckets
+
+    def build(**overrides: Any) -> ScanConfig:
+        values: dict[str, Any] = {
+            "source": f"s3://{source}",
+            "dest": f"s3://{dest}",
+            "labels": ("Robin",),
+            "tps": None,
+            "concurrency": 8,
+            "s3_endpoint_url": moto.endpoint_url,
+            "rekognition_endpoint_url": emulator.endpoint_url,
+            "retry_base_s": 0.01,
+            "retry_cap_s": 0.05,
+        }
+        values.update(overrides)
+        return ScanConfig(**values)
+
+    return build

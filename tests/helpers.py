@@ -1,0 +1,50 @@
+"""Helpers shared by the tests that talk to the local servers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+
+from asyncfilter.testing import make_image
+
+JPEG = make_image(96, 96)
+
+
+async def seed(s3: Any, bucket: str, objects: Mapping[str, bytes]) -> None:
+    """Upload objects concurrently (moto serves a few hundred requests a second)."""
+    limit = anyio.Semaphore(16)
+
+    async def put(key: str, body: bytes) -> None:
+        async with limit:
+            await s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+    async with anyio.create_task_group() as tg:
+        for key, body in objects.items():
+            tg.start_soon(put, key, body)
+
+
+async def list_keys(s3: Any, bucket: str, prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    paginator = s3.get_paginator("list_objects_v2")
+    async for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(item["Key"] for item in page.get("Contents", ()))
+    return keys
+
+
+def robin(confidence: float = 95.0) -> dict[str, Any]:
+    return {
+        "Name": "Robin",
+        "Confidence": confidence,
+        "Parents": [{"Name": "Bird"}, {"Name": "Animal"}],
+    }
+
+
+def labels_entries(bucket: str, labels: Mapping[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [{"bucket": bucket, "key": key, "labels": lbs} for key, lbs in labels.items()]
+
+
+def unique() -> str:
+    return uuid.uuid4().hex[:8]

@@ -1,0 +1,317 @@
+"""End to end through real HTTP: moto's S3 server, the Rekognition emulator, real aioboto3."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import aioboto3
+import anyio
+import pytest
+
+from asyncfilter import (
+    CredentialsError,
+    DestinationError,
+    ImageResult,
+    Outcome,
+    SourceError,
+    StopReason,
+    open_scan,
+    scan,
+)
+from asyncfilter.testing import EmulatorProcess, make_image
+
+from helpers import JPEG, labels_entries, list_keys, robin, seed
+
+
+async def admin(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a blocking emulator admin method off the event loop."""
+    return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+
+
+async def seed_story(
+    s3: Any, emulator: EmulatorProcess, bucket: str, count: int, every: int
+) -> set[str]:
+    """``count`` JPEGs; every ``every``-th is a robin. Returns the robin keys."""
+    keys = [f"img/{i:05d}.jpg" for i in range(count)]
+    robins = {k for i, k in enumerate(keys) if i % every == 0}
+    await seed(s3, bucket, dict.fromkeys(keys, JPEG))
+    await admin(
+        emulator.add_labels,
+        labels_entries(bucket, {k: [robin()] if k in robins else [] for k in keys}),
+    )
+    return robins
+
+
+async def run(cfg: Any, **kw: Any) -> tuple[Any, list[ImageResult]]:
+    results: list[ImageResult] = []
+    report = await scan(cfg, on_result=results.append, **kw)
+    return report, results
+
+
+async def test_target_is_exact_and_hits_land_under_name(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    source, dest = buckets
+    robins = await seed_story(s3, emulator, source, 120, every=3)
+    report, results = await run(config_for(target=10, concurrency=16, name="robins"))
+    copied = await list_keys(s3, dest)
+    assert len(copied) == 10 and report.stats.hits == 10
+    assert all(k.startswith("robins/") and k.removeprefix("robins/") in robins for k in copied)
+    assert report.stop_reason is StopReason.TARGET
+
+
+async def test_scan_cap_holds_at_concurrency_32_counted_at_the_emulator(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    await seed_story(s3, emulator, buckets[0], 150, every=50)
+    await admin(emulator.configure, latency_ms=30, jitter_ms=10)
+    report, _ = await run(config_for(max_scan=40, concurrency=32))
+    stats = await admin(emulator.stats)
+    assert stats["calls"] == 40 == report.stats.calls_started
+    assert report.stop_reason is StopReason.MAX_SCAN
+    assert stats["max_in_flight"] > 1  # the cap held with calls really running concurrently
+
+
+async def test_miss_cutoff_stops_a_sweep_of_the_wrong_data(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    await seed_story(s3, emulator, buckets[0], 80, every=1000)  # one robin, first key
+    report, _ = await run(config_for(miss_cutoff=12, concurrency=1))
+    assert report.stop_reason is StopReason.MISS_CUTOFF
+    assert report.stats.misses == 12 and report.stats.hits == 1
+    assert (await admin(emulator.stats))["calls"] == 13
+
+
+async def test_parent_and_alias_matching_over_the_wire(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    source, dest = buckets
+    await seed(s3, source, {"songbird.jpg": JPEG, "person.jpg": JPEG, "fire.jpg": JPEG})
+    await admin(
+        emulator.add_labels,
+        labels_entries(
+            source,
+            {
+                "songbird.jpg": [{"Name": "Songbird", "Confidence": 91, "Parents": [{"Name": "Bird"}]}],
+                "person.jpg": [{"Name": "Person", "Confidence": 99, "Aliases": [{"Name": "Human"}]}],
+                "fire.jpg": [{"Name": "Bonfire", "Confidence": 99, "Parents": [{"Name": "Fire"}]}],
+            },
+        ),
+    )
+    report, results = await run(config_for(labels=("bird", "HUMAN"), name="picked"))
+    matches = {r.object.key: r.match for r in results if r.match}
+    assert matches["songbird.jpg"] is not None and matches["songbird.jpg"].via == "parent"
+    assert matches["person.jpg"] is not None and matches["person.jpg"].via == "alias"
+    assert "fire.jpg" not in matches
+    assert sorted(await list_keys(s3, dest)) == ["picked/person.jpg", "picked/songbird.jpg"]
+
+
+async def test_threshold_is_sent_as_min_confidence(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    await seed(s3, buckets[0], {"a.jpg": JPEG, "b.jpg": JPEG})
+    await admin(
+        emulator.add_labels,
+        labels_entries(buckets[0], {"a.jpg": [robin(79.0)], "b.jpg": [robin(92.0)]}),
+    )
+    report, results = await run(config_for(threshold=80))
+    assert {r.object.key: r.outcome for r in results} == {"a.jpg": Outcome.MISS, "b.jpg": Outcome.HIT}
+
+
+async def test_ineligible_objects_are_skipped_with_zero_calls(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    await seed(
+        s3,
+        buckets[0],
+        {
+            "notes.txt": b"hello",
+            "folder/": b"",
+            "empty.jpg": b"",
+            "anim.gif": make_image(96, 96, fmt="GIF"),
+            "huge.png": b"\x89PNG\r\n\x1a\n" + b"\0" * (15 * 1024 * 1024),
+        },
+    )
+    report, results = await run(config_for())
+    reasons = {r.object.key: r.skip_reason.value for r in results if r.skip_reason}
+    assert reasons == {
+        "notes.txt": "unsupported_type",
+        "folder/": "folder",
+        "empty.jpg": "empty",
+        "anim.gif": "unsupported_type",
+        "huge.png": "too_large",
+    }
+    assert (await admin(emulator.stats))["calls"] == 0
+    assert report.stats.paid_calls == 0 and report.stop_reason is StopReason.COMPLETED
+
+
+async def test_per_image_service_errors_are_recorded_and_the_sweep_goes_on(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    source = buckets[0]
+    await seed(
+        s3,
+        source,
+        {
+            "html.jpg": b"<html>not an image</html>",
+            "tiny.jpg": make_image(40, 40),
+            "denied.jpg": JPEG,
+            "good.jpg": JPEG,
+        },
+    )
+    await admin(
+        emulator.add_labels,
+        [
+            {"bucket": source, "key": "denied.jpg", "error": "AccessDeniedException"},
+            {"bucket": source, "key": "good.jpg", "labels": [robin()]},
+        ],
+    )
+
+    class GhostLister:
+        """Lists one object that is gone by the time Rekognition looks for it."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        async def pages(self, bucket: str, prefix: str) -> Any:
+            from asyncfilter import S3Object
+
+            yield [S3Object(bucket, "deleted.jpg", 1234)]
+            async for page in self.inner.pages(bucket, prefix):
+                yield page
+
+    from asyncfilter import S3Lister
+
+    report, results = await run(config_for(), lister=GhostLister(S3Lister(s3)))
+    codes = {r.object.key: r.error_code for r in results if r.outcome is Outcome.ERROR}
+    assert codes == {
+        "html.jpg": "InvalidImageFormatException",
+        "tiny.jpg": "InvalidParameterException",
+        "denied.jpg": "AccessDeniedException",
+        "deleted.jpg": "InvalidS3ObjectException",
+    }
+    assert report.stats.hits == 1 and report.stop_reason is StopReason.COMPLETED
+
+
+async def test_throttling_is_retried_and_nothing_is_lost(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    robins = await seed_story(s3, emulator, buckets[0], 40, every=4)
+    # the quota is half the rate we send at, and one call in ten fails with a 500
+    await admin(emulator.configure, tps=30, burst=2, error_rate=0.1)
+    report, results = await run(
+        config_for(concurrency=16, tps=60, max_attempts=30, retry_base_s=0.05, retry_cap_s=1.0)
+    )
+    stats = await admin(emulator.stats)
+    assert stats["throttled"] > 0 and stats["injected_errors"] > 0
+    assert report.stats.errors == 0 and len(results) == 40
+    assert report.stats.hits == len(robins) and report.stats.throttled == stats["throttled"]
+
+
+AWKWARD_KEYS = [
+    "with space.jpg",
+    "plus+sign.jpg",
+    "amp&ersand.jpg",
+    "per%25cent%.jpg",
+    "ünïcødé/日本語.jpg",
+    "emoji 🐦.png",
+    "quote'and\"double.jpg",
+    "question?hash#.jpg",
+    "a/b//c/deep.jpg",
+    "tilde~star*.jpg",
+]
+
+
+async def test_awkward_keys_round_trip_byte_identical(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    source, dest = buckets
+    bodies = {key: make_image(96, 96 + i, fmt="PNG" if key.endswith(".png") else "JPEG")
+              for i, key in enumerate(AWKWARD_KEYS)}
+    await seed(s3, source, bodies)
+    await admin(emulator.add_labels, labels_entries(source, {k: [robin()] for k in AWKWARD_KEYS}))
+    report, _ = await run(config_for())
+    assert report.stats.hits == len(AWKWARD_KEYS)
+    copied = await list_keys(s3, dest)
+    assert sorted(copied) == sorted(f"Robin/{k}" for k in AWKWARD_KEYS)
+    for key in AWKWARD_KEYS:
+        obj = await s3.get_object(Bucket=dest, Key=f"Robin/{key}")
+        async with obj["Body"] as body:
+            assert await body.read() == bodies[key]
+
+
+async def test_source_prefix_limits_the_sweep(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    source, dest = buckets
+    await seed(s3, source, {"robin/a.jpg": JPEG, "other/b.jpg": JPEG})
+    await admin(emulator.add_labels, labels_entries(source, {"robin/a.jpg": [robin()], "other/b.jpg": [robin()]}))
+    report, _ = await run(config_for(source=f"s3://{source}/robin/", dest=f"s3://{dest}/train"))
+    assert await list_keys(s3, dest) == ["train/Robin/robin/a.jpg"]
+    assert report.stats.listed == 1
+
+
+async def test_missing_source_bucket_stops_before_paying(
+    emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    with pytest.raises(SourceError, match="source bucket 'no-such-bucket-here' does not exist"):
+        await scan(config_for(source="s3://no-such-bucket-here"))
+    assert (await admin(emulator.stats))["calls"] == 0
+
+
+async def test_missing_destination_stops_before_paying(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    await seed_story(s3, emulator, buckets[0], 5, every=1)
+    with pytest.raises(DestinationError, match="destination bucket 'gone-dest-bucket' does not exist"):
+        await scan(config_for(dest="s3://gone-dest-bucket"))
+    assert (await admin(emulator.stats))["calls"] == 0
+
+
+async def test_destination_lost_mid_sweep_aborts_at_first_copy(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    await seed_story(s3, emulator, buckets[0], 30, every=1)
+    with pytest.raises(DestinationError) as caught:
+        await scan(config_for(preflight=False, dest="s3://gone-dest-bucket", concurrency=2))
+    assert caught.value.report is not None
+    assert caught.value.report.stats.hits == 0
+    assert caught.value.report.stats.calls_started <= 4
+
+
+async def test_rejected_credentials_abort_with_one_clear_error(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    await seed_story(s3, emulator, buckets[0], 30, every=2)
+    await admin(emulator.configure, reject_access_keys=["testing"])
+    with pytest.raises(CredentialsError, match="Rekognition rejected the credentials"):
+        await scan(config_for(concurrency=4))
+    assert await list_keys(s3, buckets[1]) == []
+
+
+async def test_shared_session_and_streaming_results(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    robins = await seed_story(s3, emulator, buckets[0], 30, every=3)
+    session = aioboto3.Session()
+    outcomes: Counter[Outcome] = Counter()
+    async with open_scan(config_for(), session=session, s3_client=s3) as sweep:
+        async for result in sweep:
+            outcomes[result.outcome] += 1
+    assert outcomes[Outcome.HIT] == len(robins) and sum(outcomes.values()) == 30
+    # the caller's client is still usable: the sweep did not close what it did not open
+    assert len(await list_keys(s3, buckets[1])) == len(robins)
+
+
+async def test_caller_cancellation_stops_calls(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    await seed_story(s3, emulator, buckets[0], 200, every=5)
+    await admin(emulator.configure, latency_ms=100)
+    with anyio.move_on_after(0.8) as scope:
+        await scan(config_for(concurrency=4))
+    assert scope.cancelled_caught
+    calls = (await admin(emulator.stats))["calls"]
+    await anyio.sleep(0.3)
+    assert (await admin(emulator.stats))["calls"] == calls < 200
