@@ -7,6 +7,7 @@ group and translate its end into a :class:`Report` or an exception. No global st
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -173,15 +174,6 @@ async def open_scan(
     Leaving the block early stops the sweep gracefully. The results stream is bounded: a
     consumer that stops reading slows the sweep down rather than filling memory.
     """
-    controller = Controller(config)
-    send, receive = anyio.create_memory_object_stream[ImageResult](config.effective_queue_size)
-
-    async def emit(result: ImageResult) -> None:
-        try:
-            await send.send(result)
-        except anyio.BrokenResourceError:
-            pass  # the consumer left; the controller has counted the result all the same
-
     async with _services(
         config,
         session=session,
@@ -191,6 +183,14 @@ async def open_scan(
         detector=detector,
         copier=copier,
     ) as (lister_, detector_, copier_):
+        controller = Controller(config)
+        send, receive = anyio.create_memory_object_stream[ImageResult](config.effective_queue_size)
+
+        async def emit(result: ImageResult) -> None:
+            with contextlib.suppress(anyio.BrokenResourceError):
+                # a consumer that left no longer reads; the controller counted the result anyway
+                await send.send(result)
+
         engine = Engine(
             config, controller, lister=lister_, detector=detector_, copier=copier_, emit=emit
         )

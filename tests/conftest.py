@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aioboto3
-import anyio
 import pytest
+import structlog
 
 from asyncfilter import ScanConfig
 from asyncfilter.testing import (
@@ -47,6 +47,13 @@ def _aws_test_environment() -> Iterator[None]:
     for name in TEST_CREDENTIALS:
         os.environ.pop(name, None)
     os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def _reset_structlog() -> Iterator[None]:
+    """The CLI configures structlog globally; give every test the defaults back."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")
@@ -92,9 +99,7 @@ async def buckets(s3: Any) -> tuple[str, str]:
 
 
 @pytest.fixture
-def config_for(
-    moto: MotoServer, emulator: EmulatorProcess, buckets: tuple[str, str]
-) -> Any:
+def config_for(moto: MotoServer, emulator: EmulatorProcess, buckets: tuple[str, str]) -> Any:
     """Build a ScanConfig pointed at the local servers and this test's buckets."""
     source, dest = buckets
 

@@ -8,7 +8,11 @@ from asyncfilter import ConfigError, S3Location, ScanConfig
 
 
 def make(**overrides: Any) -> ScanConfig:
-    values: dict[str, Any] = {"source": "s3://raw-images", "dest": "s3://training", "labels": ("Robin",)}
+    values: dict[str, Any] = {
+        "source": "s3://raw-images",
+        "dest": "s3://training",
+        "labels": ("Robin",),
+    }
     values.update(overrides)
     return ScanConfig(**values)
 

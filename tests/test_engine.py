@@ -10,8 +10,8 @@ import anyio
 import pytest
 
 from asyncfilter import (
-    Detection,
     DestinationError,
+    Detection,
     ImageResult,
     Label,
     Outcome,
@@ -54,7 +54,9 @@ class SlowDetector:
         self.started = 0
         self.finished = 0
 
-    async def detect(self, obj: S3Object, *, min_confidence: float, max_labels: int | None) -> Detection:
+    async def detect(
+        self, obj: S3Object, *, min_confidence: float, max_labels: int | None
+    ) -> Detection:
         self.started += 1
         await anyio.sleep(self.delay)
         self.finished += 1
@@ -72,10 +74,14 @@ async def test_every_listed_object_ends_in_exactly_one_outcome() -> None:
     objects += [S3Object("source", "notes.txt", 5), S3Object("source", "dir/", 0)]
     detector = FakeDetector.every(3, hit=ROBIN, miss=TREE)
     copier = FakeCopier()
-    report, results = await run(config(), lister=FakeLister(objects), detector=detector, copier=copier)
+    report, results = await run(
+        config(), lister=FakeLister(objects), detector=detector, copier=copier
+    )
     assert sorted(r.object.key for r in results) == sorted(o.key for o in objects)
     assert report.stop_reason is StopReason.COMPLETED
-    assert report.stats.hits == 100 and report.stats.misses == 200 and report.stats.skipped == 2
+    assert report.stats.hits == 100
+    assert report.stats.misses == 200
+    assert report.stats.skipped == 2
     assert detector.calls == 300 == report.stats.calls_started
     assert len(copier.copies) == 100
     assert all(dest == "dest" and key == f"out/Robin/{src}" for src, dest, key in copier.copies)
@@ -104,14 +110,18 @@ async def test_target_with_fewer_hits_copies_all_and_completes() -> None:
         detector=FakeDetector.every(4, hit=ROBIN, miss=TREE),
         copier=copier,
     )
-    assert len(copier.copies) == 10 and report.stop_reason is StopReason.COMPLETED
+    assert len(copier.copies) == 10
+    assert report.stop_reason is StopReason.COMPLETED
 
 
 async def test_surplus_hits_in_flight_after_target_are_not_copied() -> None:
     detector = SlowDetector(0.01, ROBIN)
     copier = FakeCopier()
     report, results = await run(
-        config(target=3, concurrency=10), lister=FakeLister.numbered(100), detector=detector, copier=copier
+        config(target=3, concurrency=10),
+        lister=FakeLister.numbered(100),
+        detector=detector,
+        copier=copier,
     )
     assert len(copier.copies) == 3
     outcomes = Counter(r.outcome for r in results)
@@ -131,14 +141,15 @@ async def test_scan_cap_is_never_exceeded(concurrency: int) -> None:
         copier=FakeCopier(),
     )
     assert detector.started == 57
-    assert report.stats.calls_started == 57 and len(results) == 57
+    assert report.stats.calls_started == 57
+    assert len(results) == 57
     assert report.stop_reason is StopReason.MAX_SCAN
 
 
 async def test_miss_cutoff_counts_consecutive_misses() -> None:
     answers = {f"img-{i:08d}.jpg": ROBIN for i in (0, 5)}
     detector = FakeDetector.from_mapping(answers)
-    report, results = await run(
+    report, _results = await run(
         config(miss_cutoff=8, concurrency=1),
         lister=FakeLister.numbered(100),
         detector=detector,
@@ -147,7 +158,8 @@ async def test_miss_cutoff_counts_consecutive_misses() -> None:
     # hit, 4 misses, hit (streak reset), then 8 misses in a row
     assert detector.calls == 14
     assert report.stop_reason is StopReason.MISS_CUTOFF
-    assert report.stats.hits == 2 and report.stats.misses == 12
+    assert report.stats.hits == 2
+    assert report.stats.misses == 12
 
 
 async def test_per_image_errors_are_recorded_and_the_sweep_goes_on() -> None:
@@ -161,9 +173,11 @@ async def test_per_image_errors_are_recorded_and_the_sweep_goes_on() -> None:
     by_key = {r.object.key: r for r in results}
     assert by_key["img-00000001.jpg"].error_code == "InvalidImageFormatException"
     failed_copy = by_key["img-00000003.jpg"]
-    assert failed_copy.outcome is Outcome.ERROR and failed_copy.error_code == "InvalidObjectState"
+    assert failed_copy.outcome is Outcome.ERROR
+    assert failed_copy.error_code == "InvalidObjectState"
     assert failed_copy.match is not None  # what was detected is kept
-    assert len(results) == 6 and report.stats.errors == 2
+    assert len(results) == 6
+    assert report.stats.errors == 2
     # the failed copy gave its place in the target back, so the sweep did not stop early
     assert report.stop_reason is StopReason.COMPLETED
 
@@ -175,7 +189,9 @@ class FlakyDetector:
         self.failures = failures
         self.seen: Counter[str] = Counter()
 
-    async def detect(self, obj: S3Object, *, min_confidence: float, max_labels: int | None) -> Detection:
+    async def detect(
+        self, obj: S3Object, *, min_confidence: float, max_labels: int | None
+    ) -> Detection:
         self.seen[obj.key] += 1
         await anyio.lowlevel.checkpoint()
         n = self.seen[obj.key]
@@ -189,9 +205,13 @@ class FlakyDetector:
 async def test_throttling_and_5xx_are_retried_without_losing_images() -> None:
     detector = FlakyDetector(failures=3)
     report, results = await run(
-        config(max_attempts=4), lister=FakeLister.numbered(20), detector=detector, copier=FakeCopier()
+        config(max_attempts=4),
+        lister=FakeLister.numbered(20),
+        detector=detector,
+        copier=FakeCopier(),
     )
-    assert report.stats.hits == 20 and report.stats.errors == 0
+    assert report.stats.hits == 20
+    assert report.stats.errors == 0
     assert all(r.attempts == 4 for r in results)
     assert report.stats.throttled == 40
     assert report.stats.calls_started == 20  # retries do not count against the scan cap
@@ -199,7 +219,10 @@ async def test_throttling_and_5xx_are_retried_without_losing_images() -> None:
 
 async def test_exhausted_retries_become_an_error_outcome() -> None:
     report, results = await run(
-        config(max_attempts=3), lister=FakeLister.numbered(5), detector=FlakyDetector(10), copier=FakeCopier()
+        config(max_attempts=3),
+        lister=FakeLister.numbered(5),
+        detector=FlakyDetector(10),
+        copier=FakeCopier(),
     )
     assert report.stats.errors == 5
     assert all("gave up after 3 attempts" in (r.error_message or "") for r in results)
@@ -212,7 +235,9 @@ async def test_destination_error_aborts_with_a_report() -> None:
 
     with pytest.raises(DestinationError, match="does not exist") as caught:
         await scan(
-            config(), lister=FakeLister.numbered(50), detector=FakeDetector.every(1, hit=ROBIN),
+            config(),
+            lister=FakeLister.numbered(50),
+            detector=FakeDetector.every(1, hit=ROBIN),
             copier=BrokenCopier(),
         )
     assert caught.value.report is not None
@@ -226,13 +251,20 @@ async def test_source_error_aborts() -> None:
             yield []  # pragma: no cover
 
     with pytest.raises(SweepAborted, match="source bucket 'source' does not exist"):
-        await scan(config(), lister=MissingBucket(), detector=FakeDetector.every(1, hit=ROBIN), copier=FakeCopier())
+        await scan(
+            config(),
+            lister=MissingBucket(),
+            detector=FakeDetector.every(1, hit=ROBIN),
+            copier=FakeCopier(),
+        )
 
 
 async def test_open_scan_streams_every_result_and_reports() -> None:
     seen = 0
     async with open_scan(
-        config(), lister=FakeLister.numbered(250), detector=FakeDetector.every(5, hit=ROBIN),
+        config(),
+        lister=FakeLister.numbered(250),
+        detector=FakeDetector.every(5, hit=ROBIN),
         copier=FakeCopier(),
     ) as sweep:
         async for _ in sweep:
@@ -244,7 +276,10 @@ async def test_open_scan_streams_every_result_and_reports() -> None:
 async def test_leaving_the_stream_early_stops_gracefully() -> None:
     detector = SlowDetector(0.005)
     async with open_scan(
-        config(concurrency=4), lister=FakeLister.numbered(10_000), detector=detector, copier=FakeCopier()
+        config(concurrency=4),
+        lister=FakeLister.numbered(10_000),
+        detector=detector,
+        copier=FakeCopier(),
     ) as sweep:
         async for _ in sweep:
             break
@@ -256,7 +291,10 @@ async def test_request_stop_finishes_calls_in_flight() -> None:
     detector = SlowDetector(0.02)
     results: list[ImageResult] = []
     async with open_scan(
-        config(concurrency=8), lister=FakeLister.numbered(10_000), detector=detector, copier=FakeCopier()
+        config(concurrency=8),
+        lister=FakeLister.numbered(10_000),
+        detector=detector,
+        copier=FakeCopier(),
     ) as sweep:
         async for result in sweep:
             results.append(result)
@@ -271,7 +309,9 @@ async def test_caller_cancellation_leaves_no_tasks_behind() -> None:
     before = len(asyncio.all_tasks())
     with anyio.move_on_after(0.2) as scope:
         await scan(
-            config(concurrency=16), lister=FakeLister.numbered(100_000), detector=detector,
+            config(concurrency=16),
+            lister=FakeLister.numbered(100_000),
+            detector=detector,
             copier=FakeCopier(),
         )
     assert scope.cancelled_caught
@@ -289,7 +329,12 @@ async def test_copy_in_flight_finishes_when_the_caller_cancels() -> None:
 
     copier = SlowCopier()
     with anyio.move_on_after(0.05):
-        await scan(config(concurrency=2), lister=FakeLister.numbered(10), detector=FakeDetector.every(1, hit=ROBIN), copier=copier)
+        await scan(
+            config(concurrency=2),
+            lister=FakeLister.numbered(10),
+            detector=FakeDetector.every(1, hit=ROBIN),
+            copier=copier,
+        )
     assert len(copier.copies) == 2  # both copies that had started completed under the shield
 
 
@@ -297,10 +342,17 @@ async def test_rate_limit_spaces_calls_without_a_burst() -> None:
     stamps: list[float] = []
 
     class Stamping(FakeDetector):
-        async def detect(self, obj: S3Object, *, min_confidence: float, max_labels: int | None) -> Detection:
+        async def detect(
+            self, obj: S3Object, *, min_confidence: float, max_labels: int | None
+        ) -> Detection:
             stamps.append(anyio.current_time())
             return Detection(TREE)
 
-    await scan(config(tps=100.0, concurrency=32), lister=FakeLister.numbered(20), detector=Stamping(lambda o: TREE), copier=FakeCopier())
+    await scan(
+        config(tps=100.0, concurrency=32),
+        lister=FakeLister.numbered(20),
+        detector=Stamping(lambda o: TREE),
+        copier=FakeCopier(),
+    )
     # 20 calls at 100/s with no burst cannot all start in the first 100 ms
     assert stamps[-1] - stamps[0] >= 0.15

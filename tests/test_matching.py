@@ -13,9 +13,11 @@ def test_matches_name_parent_and_alias_case_insensitively() -> None:
     assert by_parent is not None
     assert (by_parent.label, by_parent.via, by_parent.detected) == ("bird", "parent", "Robin")
     by_name = matcher.match([Label("BIRD", 90.0)])
-    assert by_name is not None and by_name.via == "name"
+    assert by_name is not None
+    assert by_name.via == "name"
     by_alias = Matcher(["human"], 50).match([Label("Person", 99.0, aliases=("Human",))])
-    assert by_alias is not None and by_alias.via == "alias"
+    assert by_alias is not None
+    assert by_alias.via == "alias"
 
 
 def test_threshold_is_inclusive_and_filters() -> None:
@@ -27,7 +29,8 @@ def test_threshold_is_inclusive_and_filters() -> None:
 def test_best_match_wins_and_any_wanted_label_counts() -> None:
     matcher = Matcher(["robin", "sparrow"], threshold=50)
     found = matcher.match([Label("Sparrow", 70.0), Label("Robin", 88.0), Label("Tree", 99.0)])
-    assert found is not None and (found.label, found.confidence) == ("robin", 88.0)
+    assert found is not None
+    assert (found.label, found.confidence) == ("robin", 88.0)
 
 
 def test_no_wanted_label_is_a_miss() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import aioboto3
 import anyio
 import pytest
+from helpers import JPEG, labels_entries, list_keys, robin, seed
 
 from asyncfilter import (
     CredentialsError,
@@ -20,8 +21,6 @@ from asyncfilter import (
     scan,
 )
 from asyncfilter.testing import EmulatorProcess, make_image
-
-from helpers import JPEG, labels_entries, list_keys, robin, seed
 
 
 async def admin(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -54,9 +53,10 @@ async def test_target_is_exact_and_hits_land_under_name(
 ) -> None:
     source, dest = buckets
     robins = await seed_story(s3, emulator, source, 120, every=3)
-    report, results = await run(config_for(target=10, concurrency=16, name="robins"))
+    report, _results = await run(config_for(target=10, concurrency=16, name="robins"))
     copied = await list_keys(s3, dest)
-    assert len(copied) == 10 and report.stats.hits == 10
+    assert len(copied) == 10
+    assert report.stats.hits == 10
     assert all(k.startswith("robins/") and k.removeprefix("robins/") in robins for k in copied)
     assert report.stop_reason is StopReason.TARGET
 
@@ -79,7 +79,8 @@ async def test_miss_cutoff_stops_a_sweep_of_the_wrong_data(
     await seed_story(s3, emulator, buckets[0], 80, every=1000)  # one robin, first key
     report, _ = await run(config_for(miss_cutoff=12, concurrency=1))
     assert report.stop_reason is StopReason.MISS_CUTOFF
-    assert report.stats.misses == 12 and report.stats.hits == 1
+    assert report.stats.misses == 12
+    assert report.stats.hits == 1
     assert (await admin(emulator.stats))["calls"] == 13
 
 
@@ -93,16 +94,22 @@ async def test_parent_and_alias_matching_over_the_wire(
         labels_entries(
             source,
             {
-                "songbird.jpg": [{"Name": "Songbird", "Confidence": 91, "Parents": [{"Name": "Bird"}]}],
-                "person.jpg": [{"Name": "Person", "Confidence": 99, "Aliases": [{"Name": "Human"}]}],
+                "songbird.jpg": [
+                    {"Name": "Songbird", "Confidence": 91, "Parents": [{"Name": "Bird"}]}
+                ],
+                "person.jpg": [
+                    {"Name": "Person", "Confidence": 99, "Aliases": [{"Name": "Human"}]}
+                ],
                 "fire.jpg": [{"Name": "Bonfire", "Confidence": 99, "Parents": [{"Name": "Fire"}]}],
             },
         ),
     )
-    report, results = await run(config_for(labels=("bird", "HUMAN"), name="picked"))
+    _report, results = await run(config_for(labels=("bird", "HUMAN"), name="picked"))
     matches = {r.object.key: r.match for r in results if r.match}
-    assert matches["songbird.jpg"] is not None and matches["songbird.jpg"].via == "parent"
-    assert matches["person.jpg"] is not None and matches["person.jpg"].via == "alias"
+    assert matches["songbird.jpg"] is not None
+    assert matches["songbird.jpg"].via == "parent"
+    assert matches["person.jpg"] is not None
+    assert matches["person.jpg"].via == "alias"
     assert "fire.jpg" not in matches
     assert sorted(await list_keys(s3, dest)) == ["picked/person.jpg", "picked/songbird.jpg"]
 
@@ -115,8 +122,11 @@ async def test_threshold_is_sent_as_min_confidence(
         emulator.add_labels,
         labels_entries(buckets[0], {"a.jpg": [robin(79.0)], "b.jpg": [robin(92.0)]}),
     )
-    report, results = await run(config_for(threshold=80))
-    assert {r.object.key: r.outcome for r in results} == {"a.jpg": Outcome.MISS, "b.jpg": Outcome.HIT}
+    _report, results = await run(config_for(threshold=80))
+    assert {r.object.key: r.outcome for r in results} == {
+        "a.jpg": Outcome.MISS,
+        "b.jpg": Outcome.HIT,
+    }
 
 
 async def test_ineligible_objects_are_skipped_with_zero_calls(
@@ -143,7 +153,8 @@ async def test_ineligible_objects_are_skipped_with_zero_calls(
         "huge.png": "too_large",
     }
     assert (await admin(emulator.stats))["calls"] == 0
-    assert report.stats.paid_calls == 0 and report.stop_reason is StopReason.COMPLETED
+    assert report.stats.paid_calls == 0
+    assert report.stop_reason is StopReason.COMPLETED
 
 
 async def test_per_image_service_errors_are_recorded_and_the_sweep_goes_on(
@@ -191,7 +202,8 @@ async def test_per_image_service_errors_are_recorded_and_the_sweep_goes_on(
         "denied.jpg": "AccessDeniedException",
         "deleted.jpg": "InvalidS3ObjectException",
     }
-    assert report.stats.hits == 1 and report.stop_reason is StopReason.COMPLETED
+    assert report.stats.hits == 1
+    assert report.stop_reason is StopReason.COMPLETED
 
 
 async def test_throttling_is_retried_and_nothing_is_lost(
@@ -204,9 +216,12 @@ async def test_throttling_is_retried_and_nothing_is_lost(
         config_for(concurrency=16, tps=60, max_attempts=30, retry_base_s=0.05, retry_cap_s=1.0)
     )
     stats = await admin(emulator.stats)
-    assert stats["throttled"] > 0 and stats["injected_errors"] > 0
-    assert report.stats.errors == 0 and len(results) == 40
-    assert report.stats.hits == len(robins) and report.stats.throttled == stats["throttled"]
+    assert stats["throttled"] > 0
+    assert stats["injected_errors"] > 0
+    assert report.stats.errors == 0
+    assert len(results) == 40
+    assert report.stats.hits == len(robins)
+    assert report.stats.throttled == stats["throttled"]
 
 
 AWKWARD_KEYS = [
@@ -227,8 +242,10 @@ async def test_awkward_keys_round_trip_byte_identical(
     s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
 ) -> None:
     source, dest = buckets
-    bodies = {key: make_image(96, 96 + i, fmt="PNG" if key.endswith(".png") else "JPEG")
-              for i, key in enumerate(AWKWARD_KEYS)}
+    bodies = {
+        key: make_image(96, 96 + i, fmt="PNG" if key.endswith(".png") else "JPEG")
+        for i, key in enumerate(AWKWARD_KEYS)
+    }
     await seed(s3, source, bodies)
     await admin(emulator.add_labels, labels_entries(source, {k: [robin()] for k in AWKWARD_KEYS}))
     report, _ = await run(config_for())
@@ -246,7 +263,10 @@ async def test_source_prefix_limits_the_sweep(
 ) -> None:
     source, dest = buckets
     await seed(s3, source, {"robin/a.jpg": JPEG, "other/b.jpg": JPEG})
-    await admin(emulator.add_labels, labels_entries(source, {"robin/a.jpg": [robin()], "other/b.jpg": [robin()]}))
+    await admin(
+        emulator.add_labels,
+        labels_entries(source, {"robin/a.jpg": [robin()], "other/b.jpg": [robin()]}),
+    )
     report, _ = await run(config_for(source=f"s3://{source}/robin/", dest=f"s3://{dest}/train"))
     assert await list_keys(s3, dest) == ["train/Robin/robin/a.jpg"]
     assert report.stats.listed == 1
@@ -264,7 +284,9 @@ async def test_missing_destination_stops_before_paying(
     s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
 ) -> None:
     await seed_story(s3, emulator, buckets[0], 5, every=1)
-    with pytest.raises(DestinationError, match="destination bucket 'gone-dest-bucket' does not exist"):
+    with pytest.raises(
+        DestinationError, match="destination bucket 'gone-dest-bucket' does not exist"
+    ):
         await scan(config_for(dest="s3://gone-dest-bucket"))
     assert (await admin(emulator.stats))["calls"] == 0
 
@@ -299,7 +321,8 @@ async def test_shared_session_and_streaming_results(
     async with open_scan(config_for(), session=session, s3_client=s3) as sweep:
         async for result in sweep:
             outcomes[result.outcome] += 1
-    assert outcomes[Outcome.HIT] == len(robins) and sum(outcomes.values()) == 30
+    assert outcomes[Outcome.HIT] == len(robins)
+    assert sum(outcomes.values()) == 30
     # the caller's client is still usable: the sweep did not close what it did not open
     assert len(await list_keys(s3, buckets[1])) == len(robins)
 

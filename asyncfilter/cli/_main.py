@@ -97,6 +97,7 @@ async def _scan(config: ScanConfig, results: str | None, as_json: bool, progress
     console = Console(stderr=True)
     writer = ResultsWriter(results) if results else None
     report: Report | None = None
+    config_error: ConfigError | None = None
     code = EXIT_OK
     try:
         async with anyio.create_task_group() as tg:
@@ -113,11 +114,15 @@ async def _scan(config: ScanConfig, results: str | None, as_json: bool, progress
                 report = exc.report
                 console.print(f"asyncfilter: error: {exc}", markup=False, highlight=False)
                 code = EXIT_ABORTED
+            except ConfigError as exc:
+                config_error = exc  # raised below, outside the task group, as itself
             finally:
                 tg.cancel_scope.cancel()
     finally:
         if writer is not None:
             writer.close()
+    if config_error is not None:
+        raise config_error
     if report is not None:
         if as_json:
             sys.stdout.buffer.write(

@@ -285,8 +285,8 @@ class RekognitionEmulator:
         if not s3obj or "Bucket" not in s3obj or "Name" not in s3obj:
             raise ServiceError("InvalidParameterException", "Image needs S3Object or Bytes")
         bucket, key = str(s3obj["Bucket"]), str(s3obj["Name"])
-        if not (self.settings.check_objects or self.store.needs_content):
-            return bucket, key, None
+        if not self.settings.check_objects:
+            return bucket, key, None  # answers by content hash then need inline Bytes
         return bucket, key, await self._read_object(bucket, key)
 
     async def _read_object(self, bucket: str, key: str) -> bytes:

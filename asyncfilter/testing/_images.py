@@ -14,7 +14,7 @@ def make_image(
     fmt: str = "JPEG",
     color: tuple[int, int, int] = (200, 80, 40),
 ) -> bytes:
-    """Encoded image bytes of one colour; ``fmt`` is any format Pillow writes (JPEG, PNG, GIF...)."""
+    """Encoded bytes of a one-colour image, in any format Pillow writes (JPEG, PNG, GIF...)."""
     from PIL import Image
 
     buffer = io.BytesIO()

@@ -5,7 +5,7 @@ A labels file is JSON Lines, one object per line::
     {"key": "robin/0001.jpg", "labels": [{"Name": "Robin", "Confidence": 97.5,
                                           "Parents": [{"Name": "Bird"}]}]}
     {"bucket": "raw", "key": "x.jpg", "labels": []}          # only in bucket "raw"
-    {"sha256": "9f86d0...", "labels": [...]}                 # by content, whatever the key
+    {"sha256": "9f86d0...", "labels": [...]}                 # by content (object checks on)
     {"key": "secret.jpg", "error": "AccessDeniedException"}  # a per-object service error
     {"default": true, "labels": [...]}                       # everything else
 
@@ -39,11 +39,6 @@ class LabelStore:
     by_key: dict[str, Answer] = field(default_factory=dict)
     by_sha256: dict[str, Answer] = field(default_factory=dict)
     default: Answer = field(default_factory=Answer)
-
-    @property
-    def needs_content(self) -> bool:
-        """True when some answers can only be found by hashing the object's bytes."""
-        return bool(self.by_sha256)
 
     def add(self, entry: Mapping[str, Any]) -> None:
         """Add one entry in the labels-file shape; raises ValueError on a malformed one."""

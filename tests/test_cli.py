@@ -1,0 +1,247 @@
+"""The command line: bad input, a real sweep, JSON output, results files and Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+import pytest
+from helpers import JPEG, labels_entries, robin, seed
+
+from asyncfilter.cli import main
+from asyncfilter.testing import EmulatorProcess, MotoServer
+
+
+def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    out, err = capsys.readouterr()
+    return int(exited.value.code or 0), out, err
+
+
+GOOD = ["scan", "s3://source-bucket", "--dest", "s3://dest-bucket", "--label", "Robin"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["scan", "source-bucket", "--dest", "s3://dest-bucket", "--label", "x"],
+            "source must be an s3:// URL",
+        ),
+        (
+            ["scan", "s3://Bad_Name", "--dest", "s3://dest-bucket", "--label", "x"],
+            "invalid bucket name",
+        ),
+        (
+            ["scan", "s3://source-bucket", "--dest", "dest-bucket", "--label", "x"],
+            "destination must be an s3:// URL",
+        ),
+        (
+            ["scan", "s3://source-bucket", "--dest", "s3://source-bucket", "--label", "x"],
+            "would write into the source",
+        ),
+        ([*GOOD, "--threshold", "101"], "'--threshold': 101.0 is not in the range"),
+        ([*GOOD, "--threshold", "-1"], "'--threshold'"),
+        ([*GOOD, "--target", "0"], "'--target': 0 is not in the range x>=1"),
+        ([*GOOD, "--max-scan", "-5"], "'--max-scan'"),
+        ([*GOOD, "--miss-cutoff", "0"], "'--miss-cutoff'"),
+        ([*GOOD, "--concurrency", "0"], "'--concurrency'"),
+        ([*GOOD, "--tps", "0"], "'--tps'"),
+        ([*GOOD, "--target", "many"], "'--target': 'many' is not a valid integer"),
+        (
+            ["scan", "s3://source-bucket", "--dest", "s3://dest-bucket", "--label", ""],
+            "labels must be non-empty",
+        ),
+        (["scan", "s3://source-bucket", "--label", "x"], "Missing option '--dest'"),
+        (["scan", "s3://source-bucket", "--dest", "s3://dest-bucket"], "Missing option '--label'"),
+        (["frobnicate"], "No such command 'frobnicate'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_main(args, capsys)
+    assert code == 2
+    assert err.count("\n") == 1
+    assert err.startswith("asyncfilter: error: ")
+    assert message in err
+    assert out == ""
+
+
+def test_no_region_is_a_configuration_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    code, _, err = run_main([*GOOD, "--log-level", "error"], capsys)
+    assert code == 2
+    assert "no AWS region" in err
+
+
+def cli_env(moto: MotoServer, emulator: EmulatorProcess) -> dict[str, str]:
+    env = dict(os.environ)
+    # endpoints from the environment, as the AWS CLI reads them
+    env["AWS_ENDPOINT_URL_S3"] = moto.endpoint_url
+    env["AWS_ENDPOINT_URL_REKOGNITION"] = emulator.endpoint_url
+    return env
+
+
+async def prepare(s3: Any, emulator: EmulatorProcess, source: str, count: int) -> None:
+    keys = [f"{i:04d}.jpg" for i in range(count)]
+    await seed(s3, source, dict.fromkeys(keys, JPEG))
+    entries = labels_entries(
+        source, {k: [robin()] if i % 2 == 0 else [] for i, k in enumerate(keys)}
+    )
+    await anyio.to_thread.run_sync(emulator.add_labels, entries)
+
+
+async def test_scan_json_summary_and_results_file(
+    s3: Any, moto: MotoServer, emulator: EmulatorProcess, buckets: tuple[str, str], tmp_path: Path
+) -> None:
+    source, dest = buckets
+    await prepare(s3, emulator, source, 20)
+    results = tmp_path / "out.jsonl"
+    proc = await anyio.run_process(
+        [
+            sys.executable,
+            "-m",
+            "asyncfilter",
+            "scan",
+            f"s3://{source}",
+            "--dest",
+            f"s3://{dest}",
+            "--label",
+            "robin",
+            "--target",
+            "4",
+            "--json",
+            "--results",
+            str(results),
+            "--tps",
+            "200",
+        ],
+        env=cli_env(moto, emulator),
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    summary = orjson.loads(proc.stdout)
+    assert summary["stop_reason"] == "target"
+    assert summary["hits"] == 4
+    assert summary["estimated_cost_usd"] == pytest.approx(summary["paid_calls"] * 0.001)
+    lines = [orjson.loads(line) for line in results.read_bytes().splitlines()]
+    assert len(lines) == summary["decided"]
+    assert sum(line["outcome"] == "hit" for line in lines) == 4
+    assert all(line["dest_key"].startswith("robin/") for line in lines if line["outcome"] == "hit")
+    assert not (tmp_path / "out.jsonl.part").exists()
+
+
+async def test_scan_text_summary_and_aborted_exit_1(
+    moto: MotoServer, emulator: EmulatorProcess, buckets: tuple[str, str]
+) -> None:
+    proc = await anyio.run_process(
+        [
+            sys.executable,
+            "-m",
+            "asyncfilter",
+            "scan",
+            "s3://missing-source-bucket",
+            "--dest",
+            f"s3://{buckets[1]}",
+            "--label",
+            "robin",
+        ],
+        env=cli_env(moto, emulator),
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.decode().strip().splitlines()[-1] == (
+        "asyncfilter: error: source bucket 'missing-source-bucket' does not exist"
+    )
+
+
+def _start_slow_scan(
+    moto: MotoServer, emulator: EmulatorProcess, buckets: tuple[str, str], results: Path
+) -> subprocess.Popen[bytes]:
+    source, dest = buckets
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "asyncfilter",
+            "scan",
+            f"s3://{source}",
+            "--dest",
+            f"s3://{dest}",
+            "--label",
+            "robin",
+            "--results",
+            str(results),
+            "--concurrency",
+            "4",
+            "--json",
+        ],
+        env=cli_env(moto, emulator),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _wait_for_calls(emulator: EmulatorProcess, at_least: int) -> None:
+    deadline = time.monotonic() + 60
+    while emulator.stats()["answered"] < at_least:
+        assert time.monotonic() < deadline, "the scan never started calling"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+async def test_first_signal_stops_gracefully_with_summary(
+    s3: Any,
+    moto: MotoServer,
+    emulator: EmulatorProcess,
+    buckets: tuple[str, str],
+    tmp_path: Path,
+    signum: int,
+) -> None:
+    await prepare(s3, emulator, buckets[0], 150)
+    await anyio.to_thread.run_sync(lambda: emulator.configure(latency_ms=150))
+    results = tmp_path / "r.jsonl"
+    proc = _start_slow_scan(moto, emulator, buckets, results)
+    await anyio.to_thread.run_sync(_wait_for_calls, emulator, 4)
+    proc.send_signal(signum)
+    out, err = await anyio.to_thread.run_sync(proc.communicate)
+    assert proc.returncode == 130, err.decode()
+    summary = orjson.loads(out)
+    assert summary["stop_reason"] == "interrupted"
+    stats = await anyio.to_thread.run_sync(emulator.stats)
+    # every call that was answered is in the results: in-flight work finished and was recorded
+    lines = results.read_bytes().splitlines()
+    assert len(lines) == summary["decided"] == stats["answered"] < 150
+
+
+async def test_second_signal_exits_at_once(
+    s3: Any, moto: MotoServer, emulator: EmulatorProcess, buckets: tuple[str, str], tmp_path: Path
+) -> None:
+    await prepare(s3, emulator, buckets[0], 60)
+    await anyio.to_thread.run_sync(lambda: emulator.configure(latency_ms=5000))
+    proc = _start_slow_scan(moto, emulator, buckets, tmp_path / "r.jsonl")
+    deadline = time.monotonic() + 60
+    while (await anyio.to_thread.run_sync(emulator.stats))["calls"] < 4:
+        assert time.monotonic() < deadline
+        await anyio.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    await anyio.sleep(0.3)
+    assert proc.poll() is None  # still finishing the 5-second calls in flight
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    await anyio.to_thread.run_sync(proc.communicate)
+    assert proc.returncode == 130
+    assert time.monotonic() - started < 3
