@@ -245,3 +245,55 @@ async def test_second_signal_exits_at_once(
     await anyio.to_thread.run_sync(proc.communicate)
     assert proc.returncode == 130
     assert time.monotonic() - started < 3
+
+
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY42"
+
+
+async def test_credentials_never_reach_output_logs_or_results(
+    s3: Any, moto: MotoServer, emulator: EmulatorProcess, buckets: tuple[str, str], tmp_path: Path
+) -> None:
+    source, dest = buckets
+    await prepare(s3, emulator, source, 6)
+    await seed(s3, source, {"broken.jpg": b"not an image"})
+    env = cli_env(moto, emulator)
+    env["AWS_SECRET_ACCESS_KEY"] = SECRET
+    results = tmp_path / "r.jsonl"
+    proc = await anyio.run_process(
+        [sys.executable, "-m", "asyncfilter", "scan", f"s3://{source}", "--dest", f"s3://{dest}",
+         "--label", "robin", "--results", str(results), "--log-level", "debug",
+         "--log-format", "json"],
+        env=env,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode()
+    for text in (proc.stdout, proc.stderr, results.read_bytes()):
+        assert SECRET.encode() not in text
+    assert b"InvalidImageFormatException" in results.read_bytes()
+
+
+def test_progress_line_shows_counts_rate_and_spend() -> None:
+    from rich.console import Console
+
+    from asyncfilter import Stats
+    from asyncfilter.cli._output import progress_text
+
+    console = Console(record=True, width=200)
+    console.print(progress_text(Stats(hits=3, misses=5, skipped=1, errors=2, elapsed_s=2.0)))
+    line = console.export_text()
+    assert "scanned 11" in line
+    assert "hits 3" in line
+    assert "errors 2" in line
+    assert "5.5 img/s" in line
+    assert "spent $0.008" in line
+
+
+def test_log_redaction_processor() -> None:
+    from asyncfilter.cli._logging import redact
+
+    event = redact(
+        None,
+        "info",
+        {"event": f"boto said aws_secret_access_key={SECRET}", "aws_secret_access_key": SECRET},
+    )
+    assert SECRET not in str(event)

@@ -52,6 +52,7 @@ def cli() -> None:
     help="DetectLabels calls per second (keep it at or under your quota).",
 )
 @click.option("--max-labels", type=_positive, help="MaxLabels sent to DetectLabels.")
+@click.option("--queue-size", type=_positive, help="Listed keys buffered ahead of the workers.")
 @click.option("--results", type=click.Path(dir_okay=False), help="Write per-image JSON Lines here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option("--region", help="AWS region (default: the AWS chain).")
@@ -80,6 +81,7 @@ def scan(**opts: Any) -> int:
         concurrency=opts["concurrency"],
         tps=opts["tps"],
         max_labels=opts["max_labels"],
+        queue_size=opts["queue_size"],
         region=opts["region"],
         profile=opts["profile"],
         s3_endpoint_url=opts["s3_endpoint_url"],
