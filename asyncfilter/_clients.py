@@ -23,11 +23,19 @@ USER_AGENT = "asyncfilter/0.1"
 
 
 def make_session(config: ScanConfig) -> Any:
-    """An aioboto3 session from the config, falling back to the standard AWS chain."""
+    """An aioboto3 session from the config, falling back to the standard AWS chain.
+
+    Its response parser leaves timestamps as text: botocore parses every ListObjectsV2
+    ``LastModified`` with dateutil (~0.1 ms a key, a fifth of the sweep's own CPU per image),
+    and nothing in a sweep reads them. Sessions passed in by a caller are left as they are.
+    """
     try:
-        return aioboto3.Session(profile_name=config.profile, region_name=config.region)
+        session = aioboto3.Session(profile_name=config.profile, region_name=config.region)
     except ProfileNotFound as exc:
         raise ConfigError(f"AWS profile {config.profile!r} not found") from exc
+    factory = session._session.get_component("response_parser_factory")
+    factory.set_parser_defaults(timestamp_parser=str)
+    return session
 
 
 def _client_config(config: ScanConfig, *, retries: dict[str, Any]) -> AioConfig:

@@ -131,7 +131,6 @@ async def scan(
         async def emit(result: ImageResult) -> None:
             callback(result)
 
-    controller = Controller(config)
     async with _services(
         config,
         session=session,
@@ -141,6 +140,7 @@ async def scan(
         detector=detector,
         copier=copier,
     ) as (lister_, detector_, copier_):
+        controller = Controller(config)  # the clock starts once the clients are ready
         engine = Engine(
             config, controller, lister=lister_, detector=detector_, copier=copier_, emit=emit
         )

@@ -86,11 +86,22 @@ class MotoServer:
 
 
 @contextmanager
-def moto_server(*, timeout: float = 60.0) -> Iterator[MotoServer]:
-    """Run ``moto.server`` on 127.0.0.1 for the duration of the block."""
+def moto_server(*, keep_alive: bool = False, timeout: float = 60.0) -> Iterator[MotoServer]:
+    """Run moto's S3 on 127.0.0.1 for the duration of the block.
+
+    By default this is ``moto.server`` (werkzeug), which closes the connection after every
+    response. With ``keep_alive`` moto is served by waitress, which keeps connections open as S3
+    does, so that a client's cost per request is what it would be against AWS: use it to
+    measure. Its limit: waitress never answers a zero-byte upload sent with
+    ``Expect: 100-continue`` (botocore's PutObject), so do not upload empty objects through it.
+    """
     port = free_port()
+    if keep_alive:
+        command = [sys.executable, "-m", "asyncfilter.testing._moto_keepalive", "--port", str(port)]
+    else:
+        command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        command,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=_child_env(),

@@ -1,0 +1,1 @@
+"""asyncfilter's benchmarks: ``python -m benchmarks [--quick]`` (make bench, bench-quick)."""

@@ -1,0 +1,158 @@
+"""Run every benchmark and write ``benchmarks/results/latest.json``, the chart and BENCHMARKS.md.
+
+python -m benchmarks            # everything (make bench)
+python -m benchmarks --quick    # under 3 minutes (make bench-quick)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from asyncfilter.testing import TEST_CREDENTIALS, emulator_process, moto_server
+
+from . import scenarios
+from .report import write_chart, write_markdown
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+
+TARGETS = {
+    "quota_saturation.ratio": (">=", 0.95),
+    "quota_saturation.throttled_share": ("<=", 0.01),
+    "quota_saturation.lost": ("<=", 0),
+    "vs_sequential.speedup": (">=", 10.0),
+    "pipeline_efficiency.ratio": (">=", 0.85),
+    "engine_overhead.images_per_s": (">=", 10_000),
+    "memory.growth_mb": ("<=", 50.0),
+    "stop.calls_after_target": ("<=", 0),
+}
+
+
+def overhead(what: str, *args: str) -> dict[str, Any]:
+    """Run the in-process benchmark in a child process, alone on its core."""
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.overhead", what, *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=HERE.parent,
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "processor": platform.machine(),
+    }
+
+
+def versions() -> dict[str, str]:
+    names = ["asyncfilter", "aioboto3", "aiobotocore", "botocore", "boto3", "anyio", "aiolimiter"]
+    names += ["moto", "aiohttp"]
+    return {name: metadata.version(name) for name in names}
+
+
+def check(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    verdicts = {}
+    for path, (op, bound) in TARGETS.items():
+        section, field = path.split(".")
+        value = results["benchmarks"].get(section, {}).get(field)
+        if value is None:
+            continue
+        ok = value >= bound if op == ">=" else value <= bound
+        verdicts[path] = {"value": value, "target": f"{op} {bound}", "met": ok}
+    return verdicts
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    quick = args.quick
+    for name, value in TEST_CREDENTIALS.items():
+        os.environ[name] = value
+    started = time.perf_counter()
+    bench: dict[str, Any] = {}
+    curve: list[dict[str, Any]] = []
+
+    log("engine overhead (fakes, one core)")
+    bench["engine_overhead"] = overhead("speed", "--images", "100000" if quick else "300000")
+    log(f"  {bench['engine_overhead']['images_per_s']:,.0f} images/s")
+    keys = "400000" if quick else "1000000"
+    log(f"memory ({keys} keys through the fakes)")
+    bench["memory"] = overhead("memory", "--keys", keys)
+    log(f"  peak {bench['memory']['peak_mb']} MB, growth {bench['memory']['growth_mb']} MB")
+
+    with (
+        moto_server(keep_alive=True) as moto,
+        emulator_process(s3_endpoint_url=moto.endpoint_url) as emu,
+    ):
+        images = 2000 if quick else 3000
+        log(f"seeding {images} images into moto")
+        env = anyio.run(scenarios.seed, moto, emu, images)
+
+        log("quota saturation (200 ± 50 ms, 50 TPS)")
+        bench["quota_saturation"] = anyio.run(scenarios.quota_saturation, env)
+        log(f"  {bench['quota_saturation']}")
+
+        log("published sequential loop on the same emulator")
+        bench["vs_sequential"] = scenarios.vs_sequential(
+            env, bench["quota_saturation"]["images_per_s"], 60 if quick else 200
+        )
+        log(f"  {bench['vs_sequential']}")
+
+        log("pipeline efficiency (no latency, no quota)")
+        bench["pipeline_efficiency"] = anyio.run(
+            scenarios.pipeline_efficiency, env, 2 if quick else 3
+        )
+        log(f"  {bench['pipeline_efficiency']}")
+
+        log("stopping at the hit target")
+        bench["stop"] = anyio.run(scenarios.stopping, env)
+        log(f"  {bench['stop']}")
+
+        levels = [1, 4, 16, 64] if quick else [1, 2, 4, 8, 16, 32, 64, 128]
+        log(f"concurrency curve {levels}")
+        curve = anyio.run(scenarios.concurrency_curve, env, levels)
+        for point in curve:
+            log(f"  {point}")
+
+    results: dict[str, Any] = {
+        "benchmarks": bench,
+        "concurrency_curve": curve,
+        "mode": "quick" if quick else "full",
+        "seconds": round(time.perf_counter() - started, 1),
+        "machine": machine(),
+        "versions": versions(),
+        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    results["targets"] = check(results)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_chart(results, RESULTS / "concurrency.png")
+    write_markdown(results, HERE.parent / "BENCHMARKS.md")
+    missed = [k for k, v in results["targets"].items() if not v["met"]]
+    log(f"done in {results['seconds']} s; targets missed: {', '.join(missed) or 'none'}")
+
+
+if __name__ == "__main__":
+    main()

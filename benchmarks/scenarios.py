@@ -1,0 +1,289 @@
+"""The HTTP benchmarks. moto and the emulator run in their own processes; the sweep under test
+runs in this one. Every comparison is measured side by side in the same run."""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aioboto3
+import anyio
+from aiobotocore.config import AioConfig
+
+from asyncfilter import (
+    Detection,
+    ImageResult,
+    Outcome,
+    RekognitionDetector,
+    S3Object,
+    ScanConfig,
+    scan,
+)
+from asyncfilter.testing import EmulatorProcess, FakeCopier, FakeLister, MotoServer, make_image
+
+from .bare import bare_detect_loop
+from .baseline import published_loop
+
+QUOTA = 50.0
+LATENCY = {"latency_ms": 200.0, "jitter_ms": 50.0}
+NO_LOAD: dict[str, Any] = {"latency_ms": 0.0, "jitter_ms": 0.0, "tps": None, "error_rate": 0.0}
+
+
+@dataclass
+class Env:
+    moto: MotoServer
+    emulator: EmulatorProcess
+    source: str
+    dest_prefix: str
+    keys: list[str]
+
+    def config(self, dest: str, **overrides: Any) -> ScanConfig:
+        values: dict[str, Any] = {
+            "source": f"s3://{self.source}",
+            "dest": f"s3://{dest}",
+            "labels": ("Robin",),
+            "s3_endpoint_url": self.moto.endpoint_url,
+            "rekognition_endpoint_url": self.emulator.endpoint_url,
+        }
+        values.update(overrides)
+        return ScanConfig(**values)
+
+
+async def seed(moto: MotoServer, emulator: EmulatorProcess, count: int) -> Env:
+    """``count`` JPEGs, every tenth a robin; the emulator answers by key without reading S3."""
+    source = "bench-source"
+    keys = [f"img/{i:06d}.jpg" for i in range(count)]
+    body = make_image(96, 96)
+    session = aioboto3.Session()
+    async with session.client("s3", endpoint_url=moto.endpoint_url) as s3:
+        await s3.create_bucket(Bucket=source)
+        limit = anyio.Semaphore(16)
+
+        async def put(key: str) -> None:
+            async with limit:
+                await s3.put_object(Bucket=source, Key=key, Body=body)
+
+        async with anyio.create_task_group() as tg:
+            for key in keys:
+                tg.start_soon(put, key)
+    robin = [{"Name": "Robin", "Confidence": 95.0, "Parents": [{"Name": "Bird"}]}]
+    tree = [{"Name": "Tree", "Confidence": 97.0}]
+    entries = [
+        {"bucket": source, "key": k, "labels": robin if i % 10 == 0 else tree}
+        for i, k in enumerate(keys)
+    ]
+    await anyio.to_thread.run_sync(emulator.add_labels, entries)
+    await anyio.to_thread.run_sync(lambda: emulator.configure(check_objects=False, **NO_LOAD))
+    return Env(moto, emulator, source, "bench-dest", keys)
+
+
+_dest_counter = 0
+
+
+async def fresh_dest(env: Env) -> str:
+    global _dest_counter
+    _dest_counter += 1
+    name = f"{env.dest_prefix}-{_dest_counter}"
+    async with aioboto3.Session().client("s3", endpoint_url=env.moto.endpoint_url) as s3:
+        await s3.create_bucket(Bucket=name)
+    return name
+
+
+async def configure(env: Env, **settings: Any) -> None:
+    await anyio.to_thread.run_sync(lambda: env.emulator.configure(**settings))
+    await anyio.to_thread.run_sync(env.emulator.reset)
+
+
+async def quota_saturation(env: Env) -> dict[str, Any]:
+    """Latency 200 ± 50 ms, quota 50 TPS, every seeded image: achieved rate / quota."""
+    await configure(env, **LATENCY, tps=QUOTA, burst=QUOTA, error_rate=0.0)
+    dest = await fresh_dest(env)
+    report = await scan(env.config(dest, tps=QUOTA, concurrency=32))
+    stats = await anyio.to_thread.run_sync(env.emulator.stats)
+    s = report.stats
+    return {
+        "images": len(env.keys),
+        "images_per_s": round(s.images_per_s, 2),
+        "ratio": round(s.images_per_s / QUOTA, 4),
+        "throttled_share": round(stats["throttled"] / max(1, stats["calls"]), 4),
+        "lost": len(env.keys) - s.decided + s.errors,
+        "hits": s.hits,
+        "seconds": round(s.elapsed_s, 2),
+    }
+
+
+def vs_sequential(env: Env, asyncfilter_rate: float, images: int) -> dict[str, Any]:
+    """The published loop on the same emulator settings and images (its first ``images``)."""
+    env.emulator.configure(**LATENCY, tps=QUOTA, burst=QUOTA, error_rate=0.0)
+    dest = anyio.run(fresh_dest, env)
+    result = published_loop(
+        env.source,
+        dest,
+        "robin",
+        "robin",
+        80.0,
+        s3_endpoint_url=env.moto.endpoint_url,
+        rekognition_endpoint_url=env.emulator.endpoint_url,
+        limit=images,
+    )
+    return {
+        "baseline_images": result.images,
+        "baseline_images_per_s": round(result.images_per_s, 3),
+        "asyncfilter_images_per_s": round(asyncfilter_rate, 2),
+        "speedup": round(asyncfilter_rate / result.images_per_s, 2),
+    }
+
+
+async def pipeline_efficiency(env: Env, rounds: int) -> dict[str, Any]:
+    """No latency, quota or object checks: the full sweep against a bare loop of the same calls.
+
+    A third variant fakes listing and copying (detection over HTTP only) to separate the
+    engine's own cost from the cost of the extra S3 requests the full sweep makes.
+    """
+    await configure(env, **NO_LOAD)
+    sweep_rates, bare_rates, detect_rates = [], [], []
+    cpu: dict[str, list[float]] = {"sweep": [], "bare": [], "detection_only": [], "moto": []}
+    n = len(env.keys)
+    session = aioboto3.Session()
+    client_config = AioConfig(max_pool_connections=40, retries={"total_max_attempts": 1})
+    for _ in range(rounds):
+        dest = await fresh_dest(env)
+        mine, moto = own_cpu(), process_cpu(env.moto.pid)
+        report = await scan(env.config(dest, tps=None, concurrency=32))
+        cpu["sweep"].append((own_cpu() - mine) / n)
+        cpu["moto"].append((process_cpu(env.moto.pid) - moto) / n)
+        sweep_rates.append(report.stats.images_per_s)
+        mine = own_cpu()
+        bare_rates.append(
+            await bare_detect_loop(
+                env.source, env.keys, endpoint_url=env.emulator.endpoint_url, concurrency=32
+            )
+        )
+        cpu["bare"].append((own_cpu() - mine) / n)
+        mine = own_cpu()
+        async with session.client(
+            "rekognition", endpoint_url=env.emulator.endpoint_url, config=client_config
+        ) as rek:
+            report = await scan(
+                env.config(dest, tps=None, concurrency=32),
+                lister=FakeLister(S3Object(env.source, k, 1000) for k in env.keys),
+                detector=RekognitionDetector(rek),
+                copier=FakeCopier(),
+            )
+        detect_rates.append(report.stats.images_per_s)
+        cpu["detection_only"].append((own_cpu() - mine) / n)
+    sweep, bare, detect = max(sweep_rates), max(bare_rates), max(detect_rates)
+    return {
+        "images": len(env.keys),
+        "sweep_images_per_s": round(sweep, 1),
+        "bare_calls_per_s": round(bare, 1),
+        "detection_only_images_per_s": round(detect, 1),
+        "ratio": round(sweep / bare, 4),
+        "detection_only_ratio": round(detect / bare, 4),
+        "rounds": rounds,
+        # CPU milliseconds per image: this process on each variant, and moto during the sweep
+        "cpu_ms_per_image": {k: round(1000 * min(v), 3) for k, v in cpu.items()},
+    }
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds used so far by another process (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class StampingDetector:
+    """Wraps a detector and notes when each call starts."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.starts: list[float] = []
+
+    async def detect(
+        self, obj: S3Object, *, min_confidence: float, max_labels: int | None
+    ) -> Detection:
+        self.starts.append(time.perf_counter())
+        detection: Detection = await self.inner.detect(
+            obj, min_confidence=min_confidence, max_labels=max_labels
+        )
+        return detection
+
+
+async def concurrency_curve(env: Env, levels: Sequence[int]) -> list[dict[str, Any]]:
+    """Throughput against concurrency at 200 ± 50 ms, with and without the 50 TPS quota.
+
+    Listing and copying are in-process fakes here, so the curve shows detection alone."""
+    points = []
+    session = aioboto3.Session()
+    for quota in (None, QUOTA):
+        await configure(env, **LATENCY, tps=quota, burst=quota, error_rate=0.0)
+        for level in levels:
+            images = min(max(20, level * 10), 250 if quota else 1500)
+            cfg = AioConfig(max_pool_connections=level + 8, retries={"total_max_attempts": 1})
+            async with session.client(
+                "rekognition", endpoint_url=env.emulator.endpoint_url, config=cfg
+            ) as rek:
+                report = await scan(
+                    env.config("curve-dest", tps=quota, concurrency=level),
+                    lister=FakeLister(S3Object(env.source, k, 1000) for k in env.keys[:images]),
+                    detector=RekognitionDetector(rek),
+                    copier=FakeCopier(),
+                )
+            points.append(
+                {
+                    "concurrency": level,
+                    "quota": quota,
+                    "images": images,
+                    "images_per_s": round(report.stats.images_per_s, 2),
+                    "throttled": report.stats.throttled,
+                }
+            )
+    return points
+
+
+async def stopping(env: Env, target: int = 20) -> dict[str, Any]:
+    """Calls started after the hit target is reached, and seconds until ``scan`` returns."""
+    await configure(env, **LATENCY, tps=None, error_rate=0.0)
+    dest = await fresh_dest(env)
+    reached: list[float] = []
+    hits = 0
+
+    def on_result(result: ImageResult) -> None:
+        nonlocal hits
+        if result.outcome is Outcome.HIT:
+            hits += 1
+            if hits == target:
+                reached.append(time.perf_counter())
+
+    cfg = env.config(dest, tps=QUOTA, concurrency=32, target=target)
+    async with aioboto3.Session().client(
+        "rekognition",
+        endpoint_url=env.emulator.endpoint_url,
+        config=AioConfig(max_pool_connections=40, retries={"total_max_attempts": 1}),
+    ) as rek:
+        detector = StampingDetector(RekognitionDetector(rek))
+        report = await scan(cfg, on_result=on_result, detector=detector)
+    returned = time.perf_counter()
+    t = reached[0]
+    return {
+        "target": target,
+        "copied": report.stats.hits,
+        "calls_after_target": sum(1 for s in detector.starts if s > t),
+        "seconds": round(returned - t, 3),
+        "surplus": report.stats.surplus,
+    }
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
