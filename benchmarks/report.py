@@ -93,6 +93,30 @@ in the same run. moto and the Rekognition emulator run in their own processes.
    completed, and seconds from then until `scan` returned (the calls already in flight finish and
    are recorded as `surplus`).
 
+### What limits pipeline efficiency
+
+The full sweep makes requests the bare loop does not: a ListObjectsV2 page per 1,000 keys and a
+CopyObject per hit. On this 2-core machine the sweep's process is CPU-bound (one core), so their
+client-side cost shows directly; `cpu_ms_per_image` in the raw figures splits it. Profiled with
+cProfile (2,000 images, 10% hits):
+
+- **botocore's per-request cost for S3** dominates the gap: a CopyObject costs ~1.8 ms of client
+  CPU (endpoint-ruleset resolution runs per request because the key is a ruleset parameter, plus
+  signing and the user-agent string), against ~1 ms for a DetectLabels call.
+- **ListObjectsV2 parsing**: botocore parses each `LastModified` with dateutil, ~0.1 ms a key.
+  Fixed: sessions asyncfilter creates leave timestamps as text (the sweep never reads them).
+- **moto closes every connection** (werkzeug's `Connection: close`), so every S3 request also
+  paid a TCP connect and pool churn in the client that S3 would not cause. Fixed for measuring:
+  the benchmarks serve moto through waitress, which keeps connections alive
+  (`moto_server(keep_alive=True)`); copies went from ~3.3 to ~1.8 ms of client CPU.
+- **moto's own CPU** (~0.7 ms per image during the sweep) competes with the emulator and the
+  sweep for the machine's two cores.
+- **Listing stalls**: the producer used to fetch the next page only after queueing the last; now
+  a task lists one page ahead.
+
+With listing and copies faked (`detection_only_ratio`) the engine runs at the bare loop's speed,
+so what remains is the cost of the extra S3 requests themselves, not of the engine.
+
 ![throughput against concurrency](benchmarks/results/concurrency.png)
 
 | concurrency | quota | images | images/s | throttled |
