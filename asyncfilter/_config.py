@@ -11,11 +11,10 @@ import re
 from dataclasses import dataclass, field
 
 from ._errors import ConfigError
+from ._pricing import DEFAULT_PRICES, PriceTable
 
 #: Rekognition reads S3 objects up to this size.
 MAX_S3_IMAGE_BYTES = 15 * 1024 * 1024
-#: What DetectLabels costs per image in the first pricing tier (USD).
-DEFAULT_PRICE_PER_IMAGE = 0.001
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
@@ -109,7 +108,11 @@ class ScanConfig:
     request_timeout_s: float = 30.0
     copy_grace_s: float = 30.0
     """How long a copy already in flight may take to finish once the sweep is stopping."""
-    price_per_image: float = DEFAULT_PRICE_PER_IMAGE
+    budget_usd: float | None = None
+    """Stop before a call would take the estimated spend (across resumed runs) past this."""
+    prices: PriceTable = DEFAULT_PRICES
+    state: str | None = None
+    """Path of the ledger (SQLite). ``None``: no ledger, every run pays for every image."""
     region: str | None = None
     profile: str | None = None
     s3_endpoint_url: str | None = None
@@ -149,8 +152,7 @@ class ScanConfig:
         _positive_float("tps", self.tps)
         for float_field in ("retry_base_s", "retry_cap_s", "request_timeout_s", "copy_grace_s"):
             _positive_float(float_field, getattr(self, float_field))
-        if self.price_per_image < 0:
-            raise ConfigError(f"price_per_image must be >= 0, got {self.price_per_image!r}")
+        _positive_float("budget_usd", self.budget_usd)
         self._refuse_feedback_loop()
 
     def _refuse_feedback_loop(self) -> None:
@@ -163,6 +165,17 @@ class ScanConfig:
                 f"destination {self.dest} would write into the source listing {self.source}: "
                 "choose another bucket or a prefix outside the source prefix"
             )
+
+    @property
+    def job(self) -> dict[str, object]:
+        """What makes two runs the same sweep, so that counts and caps continue across them."""
+        return {
+            "source": str(self.source),
+            "dest": str(self.dest),
+            "labels": sorted(self.wanted),
+            "threshold": self.threshold,
+            "name": self.folder_name,
+        }
 
     @property
     def folder_name(self) -> str:

@@ -26,16 +26,31 @@ from ._results import ImageResult, Outcome, Report, Stats, StopReason
 class Controller:
     """Counts, stop rules and the cancel scopes to cancel when a rule fires."""
 
-    def __init__(self, config: ScanConfig, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        config: ScanConfig,
+        *,
+        prior_paid: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._target = config.target
-        self._max_scan = config.max_scan
         self._miss_cutoff = config.miss_cutoff
-        self._price = config.price_per_image
+        self._prices = config.prices
+        self._prior_paid = prior_paid
+        # The call cap across runs: the scan cap, or what the budget pays for, if smaller.
+        self._cap: int | None = config.max_scan
+        self._cap_reason = StopReason.MAX_SCAN
+        if config.budget_usd is not None:
+            affordable = config.prices.images_for(config.budget_usd)
+            if self._cap is None or affordable < self._cap:
+                self._cap, self._cap_reason = affordable, StopReason.BUDGET
         self._clock = clock
         self._started = clock()
         self._ended: float | None = None
         self.listed = 0
         self.calls_started = 0
+        self.paid_calls = 0
+        self.cached = 0
         self.throttled = 0
         self._counts: Counter[Outcome] = Counter()
         self._skipped_by_reason: Counter[str] = Counter()
@@ -59,9 +74,13 @@ class Controller:
         """Reserve one paid DetectLabels call, or refuse because the sweep is stopping."""
         if self.stop_reason is not None:
             return False
+        cap = self._cap
+        if cap is not None and self._prior_paid + self.calls_started >= cap:
+            self.stop(self._cap_reason)  # spent in earlier runs of this sweep
+            return False
         self.calls_started += 1
-        if self._max_scan is not None and self.calls_started >= self._max_scan:
-            self.stop(StopReason.MAX_SCAN)
+        if cap is not None and self._prior_paid + self.calls_started >= cap:
+            self.stop(self._cap_reason)
         return True
 
     def has_room(self) -> bool:
@@ -113,6 +132,10 @@ class Controller:
         """Count one decided image and apply the rules that depend on outcomes."""
         outcome = result.outcome
         self._counts[outcome] += 1
+        if result.cached:
+            self.cached += 1
+        elif result.paid:
+            self.paid_calls += 1
         if outcome is Outcome.MISS:
             self._miss_streak += 1
             if self._miss_cutoff is not None and self._miss_streak >= self._miss_cutoff:
@@ -166,6 +189,7 @@ class Controller:
     def stats(self) -> Stats:
         end = self._ended if self._ended is not None else self._clock()
         c = self._counts
+        cost = self._prices.cost(self.paid_calls, already_this_month=self._prior_paid)
         return Stats(
             listed=self.listed,
             calls_started=self.calls_started,
@@ -175,8 +199,11 @@ class Controller:
             errors=c[Outcome.ERROR],
             surplus=c[Outcome.SURPLUS],
             throttled=self.throttled,
+            paid_calls=self.paid_calls,
+            cached=self.cached,
             elapsed_s=end - self._started,
-            price_per_image=self._price,
+            estimated_cost_usd=cost,
+            saved_usd=self._prices.cost(self.cached),
         )
 
     def report(self) -> Report:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import anyio
 from aiolimiter import AsyncLimiter
@@ -20,13 +21,25 @@ from ._copying import Copier
 from ._detection import Detector
 from ._eligibility import skip_reason
 from ._errors import ImageFailed, SweepAborted, Throttled, TransientError
+from ._ledger import Entry, Ledger
 from ._listing import Lister
 from ._matching import Matcher
-from ._models import Detection, S3Object
+from ._models import Detection, Label, S3Object
 from ._results import ImageResult, Outcome
 
 #: Called with every decided image, after the controller has counted it.
 Emit = Callable[[ImageResult], Awaitable[None]]
+#: What the producer hands a worker: the object and what the ledger knows of it.
+Item = tuple[S3Object, Entry | None]
+
+
+def _stored_detection(entry: Entry) -> Detection:
+    response = entry.response or {}
+    return Detection(
+        labels=[Label.from_response(label) for label in response.get("Labels", ())],
+        model_version=entry.model_version,
+        raw=response,
+    )
 
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
@@ -46,6 +59,8 @@ class Engine:
         detector: Detector,
         copier: Copier,
         emit: Emit | None = None,
+        ledger: Ledger | None = None,
+        job: str = "",
     ) -> None:
         self._config = config
         self._ctl = controller
@@ -53,6 +68,8 @@ class Engine:
         self._detector = detector
         self._copier = copier
         self._emit = emit
+        self._ledger = ledger
+        self._job = job
         self._matcher = Matcher(config.labels, config.threshold)
         self._limiter: AsyncLimiter | None = None
 
@@ -64,20 +81,33 @@ class Engine:
             # slack absorbs event-loop wake-up delays (with a depth of one, every late wake-up is
             # lost for good and the rate sags ~5% under load). Never more than one call ahead.
             self._limiter = AsyncLimiter(2, 2.0 / config.tps)
-        send, receive = anyio.create_memory_object_stream[S3Object](config.effective_queue_size)
+        send, receive = anyio.create_memory_object_stream[Item](config.effective_queue_size)
         try:
             pages_out, pages_in = anyio.create_memory_object_stream[Sequence[S3Object]](1)
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._fetch_pages, pages_out)
-                tg.start_soon(self._produce, pages_in, send)
-                async with receive:
-                    for _ in range(config.concurrency):
-                        tg.start_soon(self._work, receive.clone())
+            async with anyio.create_task_group() as outer:
+                if self._ledger is not None:
+                    outer.start_soon(self._ledger.run_writer)
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._fetch_pages, pages_out)
+                    tg.start_soon(self._produce, pages_in, send)
+                    async with receive:
+                        for _ in range(config.concurrency):
+                            tg.start_soon(self._work, receive.clone())
+                outer.cancel_scope.cancel()  # the writer flushes what is left as it stops
         finally:
             self._ctl.finish()
 
     async def _record(self, result: ImageResult) -> None:
         self._ctl.record(result)
+        if self._ledger is not None:
+            config = self._config
+            self._ledger.record(
+                result,
+                dest_bucket=config.dest.bucket,
+                min_confidence=config.threshold,
+                max_labels=config.max_labels,
+                job=self._job,
+            )
         if self._emit is not None:
             await self._emit(result)
 
@@ -106,26 +136,40 @@ class Engine:
                         await aclose()
 
     async def _produce(
-        self, pages_in: ObjectReceiveStream[Sequence[S3Object]], send: ObjectSendStream[S3Object]
+        self, pages_in: ObjectReceiveStream[Sequence[S3Object]], send: ObjectSendStream[Item]
     ) -> None:
-        """Skip what Rekognition would reject; queue the rest for the workers."""
+        """Skip what Rekognition would reject, look the rest up in the ledger, queue it."""
         ctl = self._ctl
+        ledger = self._ledger
         async with send, pages_in:
             with anyio.CancelScope() as waiting:
                 ctl.watch(waiting)
                 try:
                     async for page in pages_in:
+                        entries: dict[str, Entry] = {}
+                        if ledger is not None and page:
+                            entries = await ledger.lookup(page[0].bucket, [o.key for o in page])
                         for obj in page:
                             ctl.listed += 1
+                            entry = entries.get(obj.key)
                             reason = skip_reason(obj)
-                            if reason is None:
-                                await send.send(obj)
+                            if reason is None and (entry is None or not entry.final(obj.etag)):
+                                await send.send((obj, entry))
                                 continue
+                            if reason is not None:
+                                result = ImageResult(obj, Outcome.SKIPPED, skip_reason=reason)
+                            else:
+                                assert entry is not None
+                                result = ImageResult(
+                                    obj,
+                                    entry.outcome,
+                                    error_code=entry.error_code,
+                                    error_message="recorded by an earlier run (not retried)",
+                                    cached=True,
+                                )
                             # a decided outcome is delivered even if the sweep stops meanwhile
                             with anyio.CancelScope(shield=True):
-                                await self._record(
-                                    ImageResult(obj, Outcome.SKIPPED, skip_reason=reason)
-                                )
+                                await self._record(result)
                             if ctl.stopping:
                                 return
                 finally:
@@ -133,44 +177,71 @@ class Engine:
 
     # --- workers ----------------------------------------------------------------------------
 
-    async def _work(self, receive: ObjectReceiveStream[S3Object]) -> None:
+    async def _work(self, receive: ObjectReceiveStream[Item]) -> None:
         ctl = self._ctl
         limiter = self._limiter
+        config = self._config
         async with receive:
             while True:
-                obj: S3Object | None = None
+                item: Item | None = None
+                cached: Detection | None = None
                 with anyio.CancelScope() as waiting:
                     ctl.watch(waiting)
                     try:
-                        obj = await receive.receive()
-                        if not ctl.has_room():
-                            await ctl.wait_for_room()
-                        if limiter is not None:
-                            await limiter.acquire()
+                        item = await receive.receive()
+                        obj, entry = item
+                        if entry is not None and entry.answers(
+                            obj.etag, config.threshold, config.max_labels
+                        ):
+                            cached = _stored_detection(entry)
+                        else:
+                            if not ctl.has_room():
+                                await ctl.wait_for_room()
+                            if limiter is not None:
+                                await limiter.acquire()
                     except anyio.EndOfStream:
                         return
                     finally:
                         ctl.unwatch(waiting)
-                if obj is None or not ctl.reserve_call():
+                if item is None or (cached is None and not ctl.reserve_call()):
                     return  # the sweep is stopping: an object not yet started is left alone
+                if ctl.stopping and cached is not None:
+                    return
                 try:
-                    result = await self._decide(obj)
+                    result = await self._decide(item[0], item[1], cached)
                 except SweepAborted as exc:
                     ctl.abort(exc)
                     return
                 await self._record(result)
 
-    async def _decide(self, obj: S3Object) -> ImageResult:
-        detection_or_error = await self._detect(obj)
-        if isinstance(detection_or_error, ImageResult):
-            return detection_or_error
-        detection, attempts = detection_or_error
+    async def _decide(
+        self, obj: S3Object, entry: Entry | None, cached: Detection | None
+    ) -> ImageResult:
+        if cached is not None:
+            detection, attempts = cached, 0
+        else:
+            detection_or_error = await self._detect(obj)
+            if isinstance(detection_or_error, ImageResult):
+                return detection_or_error
+            detection, attempts = detection_or_error
+        paid = cached is None
+        response = detection.raw if paid else None
+        common: dict[str, Any] = {
+            "attempts": attempts,
+            "paid": paid,
+            "cached": not paid,
+            "response": response,
+        }
         match = self._matcher.match(detection.labels)
         if match is None:
-            return ImageResult(obj, Outcome.MISS, attempts=attempts)
+            return ImageResult(obj, Outcome.MISS, **common)
         if not await self._ctl.claim_copy():
-            return ImageResult(obj, Outcome.SURPLUS, match=match, attempts=attempts)
+            return ImageResult(obj, Outcome.SURPLUS, match=match, **common)
         dest_key = self._config.dest_key(obj.key)
+        if entry is not None and entry.copied and entry.dest_key == dest_key and not paid:
+            # copied by an earlier run of this sweep: counts toward the target, costs nothing
+            self._ctl.copy_done()
+            return ImageResult(obj, Outcome.HIT, match=match, dest_key=dest_key, **common)
         try:
             # A copy in flight finishes even when the sweep is stopping or cancelled, within
             # its own deadline, so no hit is left half-done.
@@ -184,7 +255,7 @@ class Engine:
                 match=match,
                 error_code=exc.code,
                 error_message=f"copy failed: {exc.message}",
-                attempts=attempts,
+                **common,
             )
         if scope.cancelled_caught:
             self._ctl.release_copy()
@@ -194,10 +265,10 @@ class Engine:
                 match=match,
                 error_code="CopyTimeout",
                 error_message=f"copy did not finish within {self._config.copy_grace_s} s",
-                attempts=attempts,
+                **common,
             )
         self._ctl.copy_done()
-        return ImageResult(obj, Outcome.HIT, match=match, dest_key=dest_key, attempts=attempts)
+        return ImageResult(obj, Outcome.HIT, match=match, dest_key=dest_key, **common)
 
     async def _detect(self, obj: S3Object) -> tuple[Detection, int] | ImageResult:
         """Call the detector, retrying throttling and transient failures with backoff."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -45,6 +46,8 @@ class StopReason(StrEnum):
     """The scan cap (paid calls) was reached."""
     MISS_CUTOFF = "miss_cutoff"
     """Too many misses in a row: the data is probably not what was asked for."""
+    BUDGET = "budget"
+    """The next call would have spent more than the budget."""
     INTERRUPTED = "interrupted"
     """Someone asked the sweep to stop (Ctrl-C, SIGTERM, :meth:`Sweep.request_stop`)."""
     ABORTED = "aborted"
@@ -77,6 +80,12 @@ class ImageResult:
     error_message: str | None = None
     attempts: int = 0
     """Calls made to DetectLabels for this image (retries included)."""
+    paid: bool = False
+    """This sweep paid for a DetectLabels answer for this image."""
+    cached: bool = False
+    """Decided from the ledger's stored answer, without a paid call."""
+    response: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    """The raw DetectLabels response, when this sweep paid for one."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, the shape of one line of a results file."""
@@ -105,6 +114,8 @@ class ImageResult:
             out["error_message"] = self.error_message
         if self.attempts:
             out["attempts"] = self.attempts
+        if self.cached:
+            out["cached"] = True
         return out
 
 
@@ -114,6 +125,11 @@ class Stats:
 
     listed: int = 0
     calls_started: int = 0
+    """DetectLabels calls reserved in this run (each image once, whatever its retries)."""
+    paid_calls: int = 0
+    """Calls the service answered in this run, which is what Rekognition bills."""
+    cached: int = 0
+    """Images decided from the ledger's stored answers, without a call."""
     hits: int = 0
     misses: int = 0
     skipped: int = 0
@@ -121,7 +137,9 @@ class Stats:
     surplus: int = 0
     throttled: int = 0
     elapsed_s: float = 0.0
-    price_per_image: float = 0.001
+    estimated_cost_usd: float = 0.0
+    saved_usd: float = 0.0
+    """What the cached answers would have cost."""
 
     @property
     def decided(self) -> int:
@@ -129,19 +147,9 @@ class Stats:
         return self.hits + self.misses + self.skipped + self.errors + self.surplus
 
     @property
-    def paid_calls(self) -> int:
-        """Calls the service answered, which is what Rekognition bills."""
-        return self.hits + self.misses + self.surplus
-
-    @property
     def images_per_s(self) -> float:
         """Decided images per second of wall time."""
         return self.decided / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-    @property
-    def estimated_cost_usd(self) -> float:
-        """Paid calls at the configured price per image."""
-        return self.paid_calls * self.price_per_image
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,10 +178,12 @@ class Report:
             "surplus": s.surplus,
             "calls_started": s.calls_started,
             "paid_calls": s.paid_calls,
+            "cached": s.cached,
             "throttled": s.throttled,
             "elapsed_s": round(s.elapsed_s, 3),
             "images_per_s": round(s.images_per_s, 2),
             "estimated_cost_usd": round(s.estimated_cost_usd, 6),
+            "saved_usd": round(s.saved_usd, 6),
             "skipped_by_reason": dict(self.skipped_by_reason),
             "errors_by_code": dict(self.errors_by_code),
         }

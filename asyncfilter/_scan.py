@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -22,6 +23,7 @@ from ._controller import Controller
 from ._copying import Copier, S3Copier
 from ._detection import Detector, RekognitionDetector
 from ._engine import Emit, Engine
+from ._ledger import Ledger, job_id
 from ._listing import Lister, S3Lister
 from ._results import ImageResult, Report, Stats, StopReason
 
@@ -74,6 +76,28 @@ class Sweep:
         return self._ctl.report()
 
 
+@dataclass
+class _Services:
+    lister: Lister
+    detector: Detector
+    copier: Copier
+    ledger: Ledger | None
+    job: str
+    prior_paid: int
+
+    def engine(self, config: ScanConfig, controller: Controller, emit: Emit | None) -> Engine:
+        return Engine(
+            config,
+            controller,
+            lister=self.lister,
+            detector=self.detector,
+            copier=self.copier,
+            emit=emit,
+            ledger=self.ledger,
+            job=self.job,
+        )
+
+
 @asynccontextmanager
 async def _services(
     config: ScanConfig,
@@ -84,8 +108,16 @@ async def _services(
     lister: Lister | None,
     detector: Detector | None,
     copier: Copier | None,
-) -> AsyncIterator[tuple[Lister, Detector, Copier]]:
+) -> AsyncIterator[_Services]:
     async with AsyncExitStack() as stack:
+        # The ledger first: a locked or corrupt one must stop us before any client is made.
+        ledger: Ledger | None = None
+        job, prior_paid = job_id(config.job), 0
+        if config.state is not None:
+            ledger = await Ledger.open(config.state)
+            stack.push_async_callback(ledger.aclose)
+            await ledger.describe_job(job, config.job)
+            prior_paid = await ledger.paid_calls(job)
         needs_s3 = lister is None or copier is None
         if needs_s3 and s3_client is None:
             session = session or make_session(config)
@@ -96,10 +128,13 @@ async def _services(
         if needs_s3 and config.preflight:
             await check_bucket(s3_client, config.source.bucket, role="source")
             await check_bucket(s3_client, config.dest.bucket, role="destination")
-        yield (
+        yield _Services(
             lister or S3Lister(s3_client),
             detector or RekognitionDetector(rekognition_client),
             copier or S3Copier(s3_client),
+            ledger,
+            job,
+            prior_paid,
         )
 
 
@@ -139,12 +174,10 @@ async def scan(
         lister=lister,
         detector=detector,
         copier=copier,
-    ) as (lister_, detector_, copier_):
-        controller = Controller(config)  # the clock starts once the clients are ready
-        engine = Engine(
-            config, controller, lister=lister_, detector=detector_, copier=copier_, emit=emit
-        )
-        await engine.run()
+    ) as services:
+        # the clock starts once the clients are ready
+        controller = Controller(config, prior_paid=services.prior_paid)
+        await services.engine(config, controller, emit).run()
     report = controller.report()
     if controller.fatal is not None:
         logger.error("sweep.aborted", error=str(controller.fatal), **_brief(report))
@@ -182,8 +215,8 @@ async def open_scan(
         lister=lister,
         detector=detector,
         copier=copier,
-    ) as (lister_, detector_, copier_):
-        controller = Controller(config)
+    ) as services:
+        controller = Controller(config, prior_paid=services.prior_paid)
         send, receive = anyio.create_memory_object_stream[ImageResult](config.effective_queue_size)
 
         async def emit(result: ImageResult) -> None:
@@ -191,9 +224,7 @@ async def open_scan(
                 # a consumer that left no longer reads; the controller counted the result anyway
                 await send.send(result)
 
-        engine = Engine(
-            config, controller, lister=lister_, detector=detector_, copier=copier_, emit=emit
-        )
+        engine = services.engine(config, controller, emit)
 
         async def run() -> None:
             async with send:

@@ -279,7 +279,11 @@ def test_progress_line_shows_counts_rate_and_spend() -> None:
     from asyncfilter.cli._output import progress_text
 
     console = Console(record=True, width=200)
-    console.print(progress_text(Stats(hits=3, misses=5, skipped=1, errors=2, elapsed_s=2.0)))
+    console.print(
+        progress_text(
+            Stats(hits=3, misses=5, skipped=1, errors=2, elapsed_s=2.0, estimated_cost_usd=0.008)
+        )
+    )
     line = console.export_text()
     assert "scanned 11" in line
     assert "hits 3" in line

@@ -1,0 +1,356 @@
+"""The ledger: what every object cost and how it ended, so no sweep pays twice for it.
+
+One SQLite file per source location. Workers never touch the disk: :meth:`Ledger.record` only
+appends to a list, and one writer task commits what has gathered in a single transaction, as
+soon as the previous commit is done. What a crash can lose is therefore at most the answers of
+the last few milliseconds, which a resumed sweep treats like calls that were in flight.
+
+A lock file next to the ledger makes a second sweep on the same ledger fail at once with a clear
+message instead of interleaving with the first.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import sqlite3
+import time
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import anyio
+
+from ._errors import ConfigError
+from ._results import ImageResult, Outcome
+
+APPLICATION_ID = 0x4146_4C47  # "AFLG"
+SCHEMA_VERSION = 1
+#: Per-image errors worth paying for again on the next run; every other error is final.
+RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "LimitExceededException",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "CopyTimeout",
+    }
+)
+
+_SCHEMA = """
+CREATE TABLE objects (
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    skip_reason TEXT,
+    error_code TEXT,
+    error_message TEXT,
+    match_label TEXT,
+    match_via TEXT,
+    match_detected TEXT,
+    match_confidence REAL,
+    dest_bucket TEXT,
+    dest_key TEXT,
+    copied INTEGER NOT NULL DEFAULT 0,
+    min_confidence REAL,
+    max_labels INTEGER,
+    model_version TEXT,
+    response BLOB,
+    first_seen REAL NOT NULL,
+    decided_at REAL NOT NULL,
+    PRIMARY KEY (bucket, key)
+);
+CREATE TABLE jobs (
+    job TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    paid_calls INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL
+);
+"""
+
+
+class LedgerError(ConfigError):
+    """The ledger file cannot be used (corrupt, foreign, or in use by another sweep)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What the ledger knows about one object."""
+
+    etag: str
+    outcome: Outcome
+    error_code: str | None
+    dest_key: str | None
+    copied: bool
+    min_confidence: float | None
+    max_labels: int | None
+    model_version: str | None
+    response: Mapping[str, Any] | None
+
+    def answers(self, etag: str, min_confidence: float, max_labels: int | None) -> bool:
+        """True when the stored response can stand in for a new call with these parameters:
+        the same object version, asked at least as permissively, and not cut short by MaxLabels
+        (unless the new request would cut it the same way)."""
+        if self.response is None or etag != self.etag or self.min_confidence is None:
+            return False
+        if self.min_confidence > min_confidence:
+            return False
+        if self.max_labels is None:
+            return True
+        returned = len(self.response.get("Labels", ()))
+        truncated = returned >= self.max_labels
+        return not truncated or (max_labels is not None and max_labels <= self.max_labels)
+
+    def final(self, etag: str) -> bool:
+        """True when this object version ended for good without a response to reuse."""
+        if etag != self.etag:
+            return False
+        if self.outcome is Outcome.SKIPPED:
+            return True
+        return self.outcome is Outcome.ERROR and self.error_code not in RETRYABLE_CODES
+
+
+def job_id(description: Mapping[str, Any]) -> str:
+    """A stable id for a sweep's identity (source, destination, labels, threshold, name)."""
+    return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def default_state_path(bucket: str, prefix: str) -> Path:
+    """``$ASYNCFILTER_STATE_DIR`` or ``~/.cache/asyncfilter``, one file per source location."""
+    base = os.environ.get("ASYNCFILTER_STATE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "asyncfilter"
+    )
+    tag = hashlib.sha256(prefix.encode()).hexdigest()[:8]
+    return Path(base) / f"{bucket}-{tag}.sqlite"
+
+
+class Ledger:
+    """An open ledger; use :meth:`open` and close it with :meth:`aclose`."""
+
+    def __init__(self, path: Path, db: aiosqlite.Connection, lock_fd: int) -> None:
+        self.path = path
+        self._db = db
+        self._lock_fd = lock_fd
+        self._pending: list[tuple[Any, ...]] = []
+        self._paid: dict[str, int] = {}
+        self._wake = anyio.Event()
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Ledger:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock_fd = _lock(path)
+        try:
+            db = await aiosqlite.connect(path)
+        except sqlite3.Error as exc:
+            os.close(lock_fd)
+            raise LedgerError(f"cannot open ledger {path}: {exc}") from exc
+        try:
+            await _prepare(db, path)
+        except BaseException:
+            await db.close()
+            os.close(lock_fd)
+            raise
+        return cls(path, db, lock_fd)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    async def lookup(self, bucket: str, keys: Sequence[str]) -> dict[str, Entry]:
+        """Entries for ``keys`` (one query per few hundred keys: a page at a time)."""
+        found: dict[str, Entry] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            query = (
+                "SELECT key, etag, outcome, error_code, dest_key, copied, min_confidence, "
+                "max_labels, model_version, response FROM objects "
+                f"WHERE bucket = ? AND key IN ({marks})"
+            )
+            async with self._db.execute(query, (bucket, *chunk)) as cursor:
+                async for row in cursor:
+                    found[row[0]] = Entry(
+                        etag=row[1],
+                        outcome=Outcome(row[2]),
+                        error_code=row[3],
+                        dest_key=row[4],
+                        copied=bool(row[5]),
+                        min_confidence=row[6],
+                        max_labels=row[7],
+                        model_version=row[8],
+                        response=json.loads(zlib.decompress(row[9])) if row[9] else None,
+                    )
+        return found
+
+    async def paid_calls(self, job: str) -> int:
+        async with self._db.execute("SELECT paid_calls FROM jobs WHERE job = ?", (job,)) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def rows(self) -> list[dict[str, Any]]:
+        """Every object, for export (responses decompressed)."""
+        out = []
+        async with self._db.execute("SELECT * FROM objects ORDER BY bucket, key") as cursor:
+            names = [d[0] for d in cursor.description]
+            async for row in cursor:
+                item = dict(zip(names, row, strict=True))
+                blob = item.pop("response")
+                item["response"] = json.loads(zlib.decompress(blob)) if blob else None
+                item["copied"] = bool(item["copied"])
+                out.append(item)
+        return out
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def record(
+        self,
+        result: ImageResult,
+        *,
+        dest_bucket: str,
+        min_confidence: float,
+        max_labels: int | None,
+        job: str,
+    ) -> None:
+        """Queue one decided image for the writer; never waits."""
+        obj, match, now = result.object, result.match, time.time()
+        response = result.response
+        blob = zlib.compress(json.dumps(response).encode()) if response is not None else None
+        if result.paid and not result.cached:
+            self._paid[job] = self._paid.get(job, 0) + 1
+        self._pending.append(
+            (
+                obj.bucket, obj.key, obj.etag, obj.size, result.outcome.value,
+                result.skip_reason.value if result.skip_reason else None,
+                result.error_code, result.error_message,
+                match.label if match else None, match.via if match else None,
+                match.detected if match else None, match.confidence if match else None,
+                dest_bucket if result.dest_key else None, result.dest_key,
+                int(result.outcome is Outcome.HIT),
+                min_confidence if response is not None else None,
+                max_labels if response is not None else None,
+                response.get("LabelModelVersion") if response is not None else None,
+                blob, now, now,
+            )
+        )  # fmt: skip
+        self._wake.set()
+
+    async def run_writer(self) -> None:
+        """Commit what has gathered, batch after batch, until cancelled; then flush the rest."""
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake = anyio.Event()
+                await self.flush()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.flush()
+
+    async def flush(self) -> None:
+        if not self._pending and not self._paid:
+            return
+        rows, self._pending = self._pending, []
+        paid, self._paid = self._paid, {}
+        await self._db.executemany(
+            "INSERT INTO objects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (bucket, key) DO UPDATE SET etag=excluded.etag, size=excluded.size, "
+            "outcome=excluded.outcome, skip_reason=excluded.skip_reason, "
+            "error_code=excluded.error_code, error_message=excluded.error_message, "
+            "match_label=excluded.match_label, match_via=excluded.match_via, "
+            "match_detected=excluded.match_detected, match_confidence=excluded.match_confidence, "
+            "dest_bucket=COALESCE(excluded.dest_bucket, dest_bucket), "
+            "dest_key=COALESCE(excluded.dest_key, dest_key), "
+            "copied=MAX(copied, excluded.copied), "
+            "min_confidence=COALESCE(excluded.min_confidence, min_confidence), "
+            "max_labels=CASE WHEN excluded.response IS NULL THEN max_labels "
+            "ELSE excluded.max_labels END, "
+            "model_version=COALESCE(excluded.model_version, model_version), "
+            "response=COALESCE(excluded.response, response), decided_at=excluded.decided_at",
+            rows,
+        )
+        now = time.time()
+        await self._db.executemany(
+            "INSERT INTO jobs VALUES (?, '', ?, ?) ON CONFLICT (job) DO UPDATE SET "
+            "paid_calls = paid_calls + excluded.paid_calls, updated_at = excluded.updated_at",
+            [(job, count, now) for job, count in paid.items()],
+        )
+        await self._db.commit()
+
+    async def describe_job(self, job: str, description: Mapping[str, Any]) -> None:
+        await self._db.execute(
+            "INSERT INTO jobs VALUES (?, ?, 0, ?) ON CONFLICT (job) DO UPDATE SET "
+            "description = excluded.description",
+            (job, json.dumps(description, sort_keys=True), time.time()),
+        )
+        await self._db.commit()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.flush()
+            finally:
+                await self._db.close()
+                os.close(self._lock_fd)
+
+
+def _lock(path: Path) -> int:
+    lock_path = path.with_name(path.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise LedgerError(
+            f"ledger {path} is in use by another asyncfilter sweep (pid {holder}); "
+            "wait for it to finish or pass another --state"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
+async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
+    try:
+        async with db.execute("PRAGMA application_id") as cur:
+            app_id = (await cur.fetchone() or (0,))[0]
+        async with db.execute("SELECT count(*) FROM sqlite_master") as cur:
+            tables = (await cur.fetchone() or (0,))[0]
+        if app_id == 0 and tables == 0:
+            await db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            await db.executescript(_SCHEMA)
+            await db.commit()
+        elif app_id != APPLICATION_ID:
+            raise LedgerError(
+                f"{path} is not an asyncfilter ledger; refusing to touch it (pass another --state)"
+            )
+        else:
+            async with db.execute("PRAGMA user_version") as cur:
+                version = (await cur.fetchone() or (0,))[0]
+            if version != SCHEMA_VERSION:
+                raise LedgerError(
+                    f"ledger {path} has schema version {version}; this asyncfilter reads "
+                    f"version {SCHEMA_VERSION}"
+                )
+            async with db.execute("PRAGMA quick_check") as cur:
+                check = (await cur.fetchone() or ("",))[0]
+            if check != "ok":
+                raise LedgerError(f"ledger {path} is corrupt ({check}); it was left untouched")
+        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.DatabaseError as exc:
+        raise LedgerError(
+            f"ledger {path} is corrupt or not a database ({exc}); it was left untouched: "
+            "move it away to start afresh"
+        ) from exc
