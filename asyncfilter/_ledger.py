@@ -248,7 +248,9 @@ class Ledger:
             while True:
                 await self._wake.wait()
                 self._wake = anyio.Event()
-                await self.flush()
+                # a batch taken off the list must reach the disk even if we are being stopped
+                with anyio.CancelScope(shield=True):
+                    await self.flush()
         finally:
             with anyio.CancelScope(shield=True):
                 await self.flush()

@@ -37,14 +37,15 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _aws_test_environment() -> Iterator[None]:
-    """Tests must never see real credentials or reach AWS."""
-    saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+def _aws_test_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests must never see real credentials, reach AWS, or write ledgers outside tmp."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "ASYNCFILTER_"))}
     for name in saved:
         del os.environ[name]
     os.environ.update(TEST_CREDENTIALS)
+    os.environ["ASYNCFILTER_STATE_DIR"] = str(tmp_path_factory.mktemp("state"))
     yield
-    for name in TEST_CREDENTIALS:
+    for name in [*TEST_CREDENTIALS, "ASYNCFILTER_STATE_DIR"]:
         os.environ.pop(name, None)
     os.environ.update(saved)
 

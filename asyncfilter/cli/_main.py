@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -16,8 +17,9 @@ import click
 import orjson
 from rich.console import Console
 
-from .._config import ScanConfig
+from .._config import S3Location, ScanConfig
 from .._errors import ConfigError, SweepAborted
+from .._ledger import default_state_path
 from .._results import Report, StopReason
 from .._scan import Sweep, open_scan
 from ._logging import configure_logging
@@ -34,42 +36,56 @@ def cli() -> None:
     """Keep only the images in S3 that Amazon Rekognition says show what you want."""
 
 
-@cli.command()
-@click.argument("source", metavar="s3://SOURCE[/PREFIX]")
-@click.option("--dest", required=True, metavar="s3://DEST[/PREFIX]", help="Where hits go.")
-@click.option("--label", "labels", multiple=True, required=True, help="Wanted label (repeatable).")
-@click.option("--threshold", type=click.FloatRange(0, 100), default=80.0, show_default=True)
-@click.option("--name", help="Folder name for hits (default: the first label).")
-@click.option("--target", type=_positive, help="Stop after copying this many hits.")
-@click.option("--max-scan", type=_positive, help="Never make more than this many paid calls.")
-@click.option("--miss-cutoff", type=_positive, help="Stop after this many misses in a row.")
-@click.option("--concurrency", type=_positive, default=32, show_default=True)
-@click.option(
-    "--tps",
-    type=click.FloatRange(min=0, min_open=True),
-    default=50.0,
-    show_default=True,
-    help="DetectLabels calls per second (keep it at or under your quota).",
-)
-@click.option("--max-labels", type=_positive, help="MaxLabels sent to DetectLabels.")
-@click.option("--queue-size", type=_positive, help="Listed keys buffered ahead of the workers.")
-@click.option("--results", type=click.Path(dir_okay=False), help="Write per-image JSON Lines here.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
-@click.option("--region", help="AWS region (default: the AWS chain).")
-@click.option("--profile", help="AWS profile (default: the AWS chain).")
-@click.option("--s3-endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL_S3 or AWS).")
-@click.option("--rekognition-endpoint-url", help="Rekognition endpoint (default: AWS or env).")
-@click.option("--progress/--no-progress", default=None, help="Live progress (default: on a TTY).")
-@click.option("--log-format", type=click.Choice(["auto", "console", "json"]), default="auto")
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="warning",
-    show_default=True,
-)
-def scan(**opts: Any) -> int:
-    """Sweep SOURCE, copy images that show a wanted label to DEST/<name>/<key>."""
-    config = ScanConfig(
+def sweep_options(command: Any) -> Any:
+    """The options ``scan`` and ``plan`` share: a plan is a scan that does not pay."""
+    options = [
+        click.argument("source", metavar="s3://SOURCE[/PREFIX]"),
+        click.option("--dest", required=True, metavar="s3://DEST[/PREFIX]", help="Where hits go."),
+        click.option("--label", "labels", multiple=True, required=True,
+                     help="Wanted label (repeatable)."),
+        click.option("--threshold", type=click.FloatRange(0, 100), default=80.0,
+                     show_default=True),
+        click.option("--name", help="Folder name for hits (default: the first label)."),
+        click.option("--target", type=_positive, help="Stop after copying this many hits."),
+        click.option("--max-scan", type=_positive,
+                     help="Never make more than this many paid calls (across resumed runs)."),
+        click.option("--budget-usd", type=click.FloatRange(min=0, min_open=True),
+                     help="Stop before the estimated spend would pass this (across runs)."),
+        click.option("--miss-cutoff", type=_positive, help="Stop after this many misses in a row."),
+        click.option("--concurrency", type=_positive, default=32, show_default=True),
+        click.option("--tps", type=click.FloatRange(min=0, min_open=True), default=50.0,
+                     show_default=True,
+                     help="DetectLabels calls per second (keep it at or under your quota)."),
+        click.option("--max-labels", type=_positive, help="MaxLabels sent to DetectLabels."),
+        click.option("--queue-size", type=_positive,
+                     help="Listed keys buffered ahead of the workers."),
+        click.option("--state", type=click.Path(dir_okay=False),
+                     help="The ledger file (default: one per source under ~/.cache/asyncfilter)."),
+        click.option("--no-state", is_flag=True,
+                     help="Keep no ledger: nothing is resumed or reused, every image is paid."),
+        click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON."),
+        click.option("--region", help="AWS region (default: the AWS chain)."),
+        click.option("--profile", help="AWS profile (default: the AWS chain)."),
+        click.option("--s3-endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL_S3)."),
+        click.option("--rekognition-endpoint-url",
+                     help="Rekognition endpoint (default: AWS or env)."),
+        click.option("--log-format", type=click.Choice(["auto", "console", "json"]),
+                     default="auto"),
+        click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+                     default="warning", show_default=True),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def config_from(opts: dict[str, Any]) -> ScanConfig:
+    """Build and validate the configuration (ConfigError: exit 2, nothing paid)."""
+    state = None
+    if not opts["no_state"]:
+        source = S3Location.parse(opts["source"], what="source")
+        state = opts["state"] or str(default_state_path(source.bucket, source.prefix))
+    return ScanConfig(
         source=opts["source"],
         dest=opts["dest"],
         labels=tuple(opts["labels"]),
@@ -77,16 +93,27 @@ def scan(**opts: Any) -> int:
         name=opts["name"],
         target=opts["target"],
         max_scan=opts["max_scan"],
+        budget_usd=opts["budget_usd"],
         miss_cutoff=opts["miss_cutoff"],
         concurrency=opts["concurrency"],
         tps=opts["tps"],
         max_labels=opts["max_labels"],
         queue_size=opts["queue_size"],
+        state=state,
         region=opts["region"],
         profile=opts["profile"],
         s3_endpoint_url=opts["s3_endpoint_url"],
         rekognition_endpoint_url=opts["rekognition_endpoint_url"],
     )
+
+
+@cli.command()
+@sweep_options
+@click.option("--results", type=click.Path(dir_okay=False), help="Write per-image JSON Lines here.")
+@click.option("--progress/--no-progress", default=None, help="Live progress (default: on a TTY).")
+def scan(**opts: Any) -> int:
+    """Sweep SOURCE, copy images that show a wanted label to DEST/<name>/<key>."""
+    config = config_from(opts)
     configure_logging(opts["log_format"], opts["log_level"])
     progress = opts["progress"] if opts["progress"] is not None else sys.stderr.isatty()
     code: int = anyio.run(
@@ -152,6 +179,69 @@ async def _watch_signals(sweep: Sweep, console: Console) -> None:
                 markup=False,
                 highlight=False,
             )
+
+
+@cli.command()
+@sweep_options
+def plan(**opts: Any) -> int:
+    """Show what a scan would send, what the ledger answers already, and the cost. No calls."""
+    from .._plan import plan as make_plan
+
+    config = config_from(opts)
+    configure_logging(opts["log_format"], opts["log_level"])
+    forecast = anyio.run(make_plan, config, backend="asyncio")
+    if opts["as_json"]:
+        sys.stdout.buffer.write(orjson.dumps(forecast.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
+        return EXIT_OK
+    skipped = sum(forecast.skipped_by_reason.values())
+    click.echo(
+        f"listed {forecast.listed:,}  skipped {skipped:,}  answered by the ledger "
+        f"{forecast.answered_by_ledger:,}  to send {forecast.to_send:,}"
+    )
+    seconds = forecast.estimated_seconds
+    click.echo(
+        f"would send {forecast.would_send:,} calls: estimated ${forecast.estimated_cost_usd:,.3f}"
+        + (f", about {seconds:,.0f} s at {config.tps:g} calls/s" if seconds is not None else "")
+    )
+    for note in forecast.notes:
+        click.echo(f"note: {note}")
+    return EXIT_OK
+
+
+@cli.command()
+@click.option(
+    "--state",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The ledger file to export.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default="-",
+    help="Where to write JSON Lines (default: stdout).",
+)
+def export(state: str, output: str) -> int:
+    """Write the ledger as JSON Lines: one object per line, raw responses included."""
+    from .._ledger import Ledger
+
+    async def rows() -> list[dict[str, Any]]:
+        ledger = await Ledger.open(state)
+        try:
+            return await ledger.rows()
+        finally:
+            await ledger.aclose()
+
+    data = b"".join(
+        orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
+        for row in anyio.run(rows, backend="asyncio")
+    )
+    if output == "-":
+        sys.stdout.buffer.write(data)
+    else:
+        Path(output).write_bytes(data)
+    return EXIT_OK
 
 
 @cli.command()

@@ -167,6 +167,7 @@ def run_demo(*, images: int = 300, seed: int = 7) -> int:
                 "asyncfilter", "scan", f"s3://{SOURCE}/robin/", "--dest", f"s3://{DEST}",
                 "--label", "Robin", "--threshold", "80", "--target", "60", "--miss-cutoff", "25",
                 "--tps", "40", "--concurrency", "16", "--results", str(results),
+                "--state", str(Path(tmp, "ledger.sqlite")),
                 "--s3-endpoint-url", moto.endpoint_url,
                 "--rekognition-endpoint-url", emu.endpoint_url,
             ]  # fmt: skip
