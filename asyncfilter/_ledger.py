@@ -140,6 +140,7 @@ class Ledger:
         self._db = db
         self._lock_fd = lock_fd
         self._pending: list[tuple[Any, ...]] = []
+        self._copies: list[tuple[Any, ...]] = []
         self._paid: dict[str, int] = {}
         self._wake = anyio.Event()
         self._closed = False
@@ -219,8 +220,17 @@ class Ledger:
         max_labels: int | None,
         job: str,
     ) -> None:
-        """Queue one decided image for the writer; never waits."""
+        """Queue one decided image for the writer; never waits.
+
+        An answer that came from the ledger itself is not written back (that would replace
+        the original record); only a copy it led to is.
+        """
         obj, match, now = result.object, result.match, time.time()
+        if result.cached:
+            if result.outcome is Outcome.HIT and result.dest_key is not None:
+                self._copies.append((dest_bucket, result.dest_key, now, obj.bucket, obj.key))
+                self._wake.set()
+            return
         response = result.response
         blob = zlib.compress(json.dumps(response).encode()) if response is not None else None
         if result.paid and not result.cached:
@@ -256,9 +266,10 @@ class Ledger:
                 await self.flush()
 
     async def flush(self) -> None:
-        if not self._pending and not self._paid:
+        if not self._pending and not self._paid and not self._copies:
             return
         rows, self._pending = self._pending, []
+        copies, self._copies = self._copies, []
         paid, self._paid = self._paid, {}
         await self._db.executemany(
             "INSERT INTO objects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
@@ -276,6 +287,11 @@ class Ledger:
             "model_version=COALESCE(excluded.model_version, model_version), "
             "response=COALESCE(excluded.response, response), decided_at=excluded.decided_at",
             rows,
+        )
+        await self._db.executemany(
+            "UPDATE objects SET copied = 1, dest_bucket = ?, dest_key = ?, decided_at = ? "
+            "WHERE bucket = ? AND key = ?",
+            copies,
         )
         now = time.time()
         await self._db.executemany(

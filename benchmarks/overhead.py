@@ -43,17 +43,22 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def config(concurrency: int) -> ScanConfig:
+def config(concurrency: int, state: str | None = None) -> ScanConfig:
     return ScanConfig(
-        source="s3://source", dest="s3://dest", labels=("Robin",), tps=None, concurrency=concurrency
+        source="s3://source",
+        dest="s3://dest",
+        labels=("Robin",),
+        tps=None,
+        concurrency=concurrency,
+        state=state,
     )
 
 
-async def speed(images: int, concurrency: int) -> dict[str, Any]:
+async def speed(images: int, concurrency: int, state: str | None = None) -> dict[str, Any]:
     copier = NullCopier()
     started = time.perf_counter()
     report = await scan(
-        config(concurrency),
+        config(concurrency, state),
         lister=FakeLister.numbered(images),
         detector=FakeDetector.every(10, hit=ROBIN, miss=TREE),
         copier=copier,
@@ -99,9 +104,10 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=200_000)
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--state", help="run with a ledger at this path")
     args = parser.parse_args()
     if args.what == "speed":
-        result = anyio.run(speed, args.images, args.concurrency)
+        result = anyio.run(speed, args.images, args.concurrency, args.state)
     else:
         result = anyio.run(memory, args.keys, args.concurrency)
     print(json.dumps(result))

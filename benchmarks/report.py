@@ -92,6 +92,12 @@ in the same run. moto and the Rekognition emulator run in their own processes.
 7. **Stopping**: target 20 hits at 200 ± 50 ms: DetectLabels calls started after the 20th copy
    completed, and seconds from then until `scan` returned (the calls already in flight finish and
    are recorded as `surplus`).
+8. **The ledger's cost** (`ledger`): figure 1 again with `--state`: images/s with the ledger ÷
+   without, at the quota. `engine_overhead.with_ledger_images_per_s` shows the CPU side: the
+   fakes with a ledger written for every image.
+9. **Resume** (`resume`): {b.get("resume", {}).get("eligible")} images, no latency; the sweep is
+   stopped once half its results are in, then run again with the same ledger. Paid calls are
+   counted at the emulator; `paid_twice` counts objects the emulator answered more than once.
 
 ### What limits pipeline efficiency
 

@@ -12,6 +12,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
@@ -36,6 +37,7 @@ TARGETS = {
     "engine_overhead.images_per_s": (">=", 10_000),
     "memory.growth_mb": ("<=", 50.0),
     "stop.calls_after_target": ("<=", 0),
+    "resume.paid_twice": ("<=", 0),
 }
 
 
@@ -97,6 +99,12 @@ def main() -> None:
     log("engine overhead (fakes, one core)")
     bench["engine_overhead"] = overhead("speed", "--images", "100000" if quick else "300000")
     log(f"  {bench['engine_overhead']['images_per_s']:,.0f} images/s")
+    with tempfile.TemporaryDirectory() as tmp:
+        with_ledger = overhead(
+            "speed", "--images", "100000" if quick else "300000", "--state", f"{tmp}/l.sqlite"
+        )
+    bench["engine_overhead"]["with_ledger_images_per_s"] = with_ledger["images_per_s"]
+    log(f"  {with_ledger['images_per_s']:,.0f} images/s with the ledger")
     keys = "400000" if quick else "1000000"
     log(f"memory ({keys} keys through the fakes)")
     bench["memory"] = overhead("memory", "--keys", keys)
@@ -125,6 +133,16 @@ def main() -> None:
             scenarios.pipeline_efficiency, env, 2 if quick else 3
         )
         log(f"  {bench['pipeline_efficiency']}")
+
+        with tempfile.TemporaryDirectory() as tmp:
+            log("quota saturation with the ledger on")
+            bench["ledger"] = anyio.run(
+                scenarios.ledger_at_quota, env, bench["quota_saturation"], f"{tmp}/a.sqlite"
+            )
+            log(f"  {bench['ledger']}")
+            log("interrupt halfway, resume")
+            bench["resume"] = anyio.run(scenarios.resume, env, f"{tmp}/b.sqlite")
+            log(f"  {bench['resume']}")
 
         log("stopping at the hit target")
         bench["stop"] = anyio.run(scenarios.stopping, env)

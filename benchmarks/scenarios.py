@@ -287,3 +287,53 @@ async def stopping(env: Env, target: int = 20) -> dict[str, Any]:
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
+
+
+async def ledger_at_quota(env: Env, without: dict[str, Any], state: str) -> dict[str, Any]:
+    """Quota saturation again, with the ledger on: its cost on throughput at the quota."""
+    await configure(env, **LATENCY, tps=QUOTA, burst=QUOTA, error_rate=0.0)
+    dest = await fresh_dest(env)
+    report = await scan(env.config(dest, tps=QUOTA, concurrency=32, state=state))
+    rate = report.stats.images_per_s
+    return {
+        "with_ledger_images_per_s": round(rate, 2),
+        "without_ledger_images_per_s": without["images_per_s"],
+        "throughput_ratio_at_quota": round(rate / without["images_per_s"], 4),
+    }
+
+
+async def resume(env: Env, state: str) -> dict[str, Any]:
+    """Interrupt a sweep halfway (graceful stop at half the images), resume it, and count the
+    calls the emulator answered against the number of eligible images."""
+    from asyncfilter import open_scan
+
+    await configure(env, **NO_LOAD)
+    dest = await fresh_dest(env)
+    config = env.config(dest, tps=None, concurrency=32, state=state)
+    half = len(env.keys) // 2
+    async with open_scan(config) as sweep:
+        seen = 0
+        async for _ in sweep:
+            seen += 1
+            if seen == half:
+                sweep.request_stop()
+    first = sweep.report
+    second = await scan(config)
+    stats = await anyio.to_thread.run_sync(env.emulator.stats)
+    return {
+        "eligible": len(env.keys),
+        "first_run_decided": first.stats.decided,
+        "second_run_cached": second.stats.cached,
+        "second_run_paid": second.stats.paid_calls,
+        "paid_calls_at_emulator": stats["answered"],
+        "paid_twice": sum(1 for n in stats["answered_by_object"].values() if n > 1),
+        "copies_in_destination": await count_keys(env, dest),
+    }
+
+
+async def count_keys(env: Env, bucket: str) -> int:
+    count = 0
+    async with aioboto3.Session().client("s3", endpoint_url=env.moto.endpoint_url) as s3:
+        async for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            count += len(page.get("Contents", ()))
+    return count

@@ -52,6 +52,10 @@ def summary_text(report: Report) -> str:
         f"elapsed {s.elapsed_s:.2f} s  {s.images_per_s:,.1f} images/s  paid calls {s.paid_calls:,}"
         f"  estimated cost ${s.estimated_cost_usd:,.3f}",
     ]
+    if s.cached:
+        lines.append(
+            f"answered from the ledger {s.cached:,} (saved ${s.saved_usd:,.3f}, no calls made)"
+        )
     if report.skipped_by_reason:
         lines.append(
             "skipped: " + ", ".join(f"{k} {v}" for k, v in sorted(report.skipped_by_reason.items()))
