@@ -70,11 +70,14 @@ async def open_rekognition(stack: AsyncExitStack, session: Any, config: ScanConf
         raise ConfigError("no AWS region: pass --region or set AWS_REGION") from exc
 
 
-async def check_bucket(s3: Any, bucket: str, *, role: str) -> None:
+async def check_bucket(
+    s3: Any, bucket: str, *, role: str, expected_owner: str | None = None
+) -> None:
     """Fail fast, before anything is paid, when a bucket is missing or out of reach."""
     error: type[SweepAborted] = SourceError if role == "source" else DestinationError
+    kwargs = {"ExpectedBucketOwner": expected_owner} if expected_owner else {}
     try:
-        await s3.head_bucket(Bucket=bucket)
+        await s3.head_bucket(Bucket=bucket, **kwargs)
     except Exception as exc:
         failure = classify(exc)
         if failure is None:

@@ -98,6 +98,8 @@ class ScanConfig:
     concurrency: int = 32
     tps: float | None = 50.0
     """Calls per second sent to DetectLabels; ``None`` means unlimited (fakes, benchmarks)."""
+    adaptive: bool = True
+    """Halve the rate on throttling and creep back (AIMD); ``False`` keeps ``tps`` fixed."""
     queue_size: int | None = None
     """Listed objects buffered ahead of the workers; default four per worker."""
     max_labels: int | None = None
@@ -117,6 +119,13 @@ class ScanConfig:
     profile: str | None = None
     s3_endpoint_url: str | None = None
     rekognition_endpoint_url: str | None = None
+    expected_bucket_owner: str | None = None
+    """An account id sent as ExpectedBucketOwner on every S3 call, so that a bucket name that
+    now belongs to someone else is refused by S3 instead of read or written."""
+    max_error_rate: float | None = None
+    """Stop (abort) when more than this share of the last ``error_window`` decided images
+    that were sent ended in an error: a sweep that mostly fails is pointless."""
+    error_window: int = 50
     preflight: bool = True
     """Check before paying that both buckets exist and are reachable."""
     wanted: frozenset[str] = field(init=False, repr=False)
@@ -153,6 +162,18 @@ class ScanConfig:
         for float_field in ("retry_base_s", "retry_cap_s", "request_timeout_s", "copy_grace_s"):
             _positive_float(float_field, getattr(self, float_field))
         _positive_float("budget_usd", self.budget_usd)
+        _positive_int("error_window", self.error_window)
+        if self.max_error_rate is not None and not 0 < self.max_error_rate <= 1:
+            raise ConfigError(
+                f"max_error_rate must be a share above 0 and at most 1, got {self.max_error_rate!r}"
+            )
+        if self.expected_bucket_owner is not None and not re.fullmatch(
+            r"\d{12}", self.expected_bucket_owner
+        ):
+            raise ConfigError(
+                "expected_bucket_owner must be a 12-digit AWS account id, "
+                f"got {self.expected_bucket_owner!r}"
+            )
         self._refuse_feedback_loop()
 
     def _refuse_feedback_loop(self) -> None:

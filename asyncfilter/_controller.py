@@ -13,13 +13,13 @@ copy) runs outside them and finishes.
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 
 import anyio
 
 from ._config import ScanConfig
-from ._errors import SweepAborted
+from ._errors import ErrorRateExceeded, SweepAborted
 from ._results import ImageResult, Outcome, Report, Stats, StopReason
 
 
@@ -62,6 +62,9 @@ class Controller:
         self.stop_reason: StopReason | None = None
         self.fatal: SweepAborted | None = None
         self._watched: set[anyio.CancelScope] = set()
+        self._max_error_rate = config.max_error_rate
+        self._window: deque[bool] = deque(maxlen=config.error_window)
+        self._window_errors = 0
 
     # --- asks -------------------------------------------------------------------------------
 
@@ -147,6 +150,27 @@ class Controller:
             self._skipped_by_reason[result.skip_reason.value] += 1
         elif outcome is Outcome.ERROR:
             self._errors_by_code[result.error_code or "Unknown"] += 1
+        if self._max_error_rate is not None and outcome is not Outcome.SKIPPED:
+            self._watch_error_rate(outcome is Outcome.ERROR)
+
+    def _watch_error_rate(self, failed: bool) -> None:
+        window = self._window
+        if len(window) == window.maxlen and window[0]:
+            self._window_errors -= 1
+        window.append(failed)
+        self._window_errors += failed
+        assert self._max_error_rate is not None
+        assert window.maxlen is not None
+        if len(window) == window.maxlen and (
+            self._window_errors / window.maxlen > self._max_error_rate
+        ):
+            top = self._errors_by_code.most_common(1)[0][0] if self._errors_by_code else "errors"
+            self.abort(
+                ErrorRateExceeded(
+                    f"{self._window_errors} of the last {window.maxlen} images failed (mostly "
+                    f"{top}), above --max-error-rate {self._max_error_rate:g}: stopping"
+                )
+            )
 
     def record_throttle(self) -> None:
         """Count one throttled response (it will be retried, so it is not an outcome)."""

@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
-from aiolimiter import AsyncLimiter
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from ._config import ScanConfig
@@ -25,6 +24,7 @@ from ._ledger import Entry, Ledger
 from ._listing import Lister
 from ._matching import Matcher
 from ._models import Detection, Label, S3Object
+from ._rate import AdaptiveRate, FixedRate
 from ._results import ImageResult, Outcome
 
 #: Called with every decided image, after the controller has counted it.
@@ -71,16 +71,14 @@ class Engine:
         self._ledger = ledger
         self._job = job
         self._matcher = Matcher(config.labels, config.threshold)
-        self._limiter: AsyncLimiter | None = None
+        self._limiter: AdaptiveRate | FixedRate | None = None
 
     async def run(self) -> None:
         """Run until every object is decided or a stop rule fires; then return."""
         config = self._config
         if config.tps is not None:
-            # A leaky bucket two calls deep: the steady rate is exactly tps, and the one call of
-            # slack absorbs event-loop wake-up delays (with a depth of one, every late wake-up is
-            # lost for good and the rate sags ~5% under load). Never more than one call ahead.
-            self._limiter = AsyncLimiter(2, 2.0 / config.tps)
+            # built here, inside the running loop, as aiolimiter requires
+            self._limiter = AdaptiveRate(config.tps) if config.adaptive else FixedRate(config.tps)
         send, receive = anyio.create_memory_object_stream[Item](config.effective_queue_size)
         try:
             pages_out, pages_in = anyio.create_memory_object_stream[Sequence[S3Object]](1)
@@ -280,10 +278,14 @@ class Engine:
                 detection = await self._detector.detect(
                     obj, min_confidence=config.threshold, max_labels=config.max_labels
                 )
+                if self._limiter is not None:
+                    self._limiter.succeeded()
                 return detection, attempts
             except (Throttled, TransientError) as exc:
                 if isinstance(exc, Throttled):
                     self._ctl.record_throttle()
+                    if self._limiter is not None:
+                        self._limiter.throttled()
                 if attempts >= config.max_attempts:
                     return ImageResult(
                         obj,

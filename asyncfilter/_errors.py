@@ -7,7 +7,8 @@ The hierarchy::
     └── SweepAborted                 the sweep cannot usefully go on (CLI exit 1)
         ├── CredentialsError         the service rejected who we are
         ├── SourceError              the source bucket is missing or cannot be listed
-        └── DestinationError         the destination is missing or not writable
+        ├── DestinationError         the destination is missing or not writable
+        └── ErrorRateExceeded        too many images failed (--max-error-rate)
 
 Per-image failures are *not* exceptions of the public API: they become an ``error`` outcome in the
 image's :class:`~asyncfilter.ImageResult`. The classes below the line are the vocabulary that
@@ -51,6 +52,10 @@ class SourceError(SweepAborted):
 
 class DestinationError(SweepAborted):
     """The destination bucket does not exist or cannot be written."""
+
+
+class ErrorRateExceeded(SweepAborted):
+    """Too many of the recent images failed: the circuit breaker stopped the sweep."""
 
 
 # --- signals between services and the engine -------------------------------------------------

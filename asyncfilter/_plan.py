@@ -68,8 +68,9 @@ async def plan(
         if lister is None:
             if s3_client is None:
                 s3_client = await open_s3(stack, session or make_session(config), config)
-            await check_bucket(s3_client, config.source.bucket, role="source")
-            lister = S3Lister(s3_client)
+            owner = config.expected_bucket_owner
+            await check_bucket(s3_client, config.source.bucket, role="source", expected_owner=owner)
+            lister = S3Lister(s3_client, expected_owner=owner)
         listed = answered = to_send = 0
         skipped: Counter[str] = Counter()
         async for page in lister.pages(config.source.bucket, config.source.prefix):

@@ -126,12 +126,15 @@ async def _services(
             session = session or make_session(config)
             rekognition_client = await open_rekognition(stack, session, config)
         if needs_s3 and config.preflight:
-            await check_bucket(s3_client, config.source.bucket, role="source")
-            await check_bucket(s3_client, config.dest.bucket, role="destination")
+            owner = config.expected_bucket_owner
+            await check_bucket(s3_client, config.source.bucket, role="source", expected_owner=owner)
+            await check_bucket(
+                s3_client, config.dest.bucket, role="destination", expected_owner=owner
+            )
         yield _Services(
-            lister or S3Lister(s3_client),
+            lister or S3Lister(s3_client, expected_owner=config.expected_bucket_owner),
             detector or RekognitionDetector(rekognition_client),
-            copier or S3Copier(s3_client),
+            copier or S3Copier(s3_client, expected_owner=config.expected_bucket_owner),
             ledger,
             job,
             prior_paid,

@@ -12,6 +12,7 @@ import pytest
 from asyncfilter import (
     DestinationError,
     Detection,
+    ErrorRateExceeded,
     ImageResult,
     Label,
     Outcome,
@@ -356,3 +357,28 @@ async def test_rate_limit_spaces_calls_without_a_burst() -> None:
     )
     # 20 calls at 100/s with no burst cannot all start in the first 100 ms
     assert stamps[-1] - stamps[0] >= 0.15
+
+
+async def test_circuit_breaker_stops_a_sweep_that_mostly_fails() -> None:
+    failing = {f"img-{i:08d}.jpg": "InvalidImageFormatException" for i in range(1000) if i % 5}
+    detector = FakeDetector.from_mapping({}, errors=failing)
+    with pytest.raises(ErrorRateExceeded, match=r"of the last 20 images failed \(mostly Invalid"):
+        await scan(
+            config(max_error_rate=0.5, error_window=20, concurrency=4),
+            lister=FakeLister.numbered(1000),
+            detector=detector,
+            copier=FakeCopier(),
+        )
+    assert detector.calls < 40
+
+
+async def test_circuit_breaker_tolerates_errors_below_the_rate() -> None:
+    failing = {f"img-{i:08d}.jpg": "InvalidImageFormatException" for i in range(300) if i % 4 == 0}
+    report = await scan(
+        config(max_error_rate=0.5, error_window=20),
+        lister=FakeLister.numbered(300),
+        detector=FakeDetector.from_mapping({}, errors=failing),
+        copier=FakeCopier(),
+    )
+    assert report.stop_reason is StopReason.COMPLETED
+    assert report.stats.errors == 75
