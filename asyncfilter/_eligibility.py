@@ -16,8 +16,16 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 ARCHIVED_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 
 
-def skip_reason(obj: S3Object) -> SkipReason | None:
-    """Why ``obj`` should not be sent, or ``None`` when it is worth a call."""
+#: S3 keys are at most this many bytes of UTF-8.
+MAX_KEY_BYTES = 1024
+
+
+def skip_reason(obj: S3Object, dest_key: str | None = None) -> SkipReason | None:
+    """Why ``obj`` should not be sent, or ``None`` when it is worth a call.
+
+    ``dest_key`` is where a hit would be copied: if S3 could never accept it, paying to learn
+    that the image matches would be money thrown away.
+    """
     key = obj.key
     if key.endswith("/"):
         return SkipReason.FOLDER
@@ -29,4 +37,6 @@ def skip_reason(obj: S3Object) -> SkipReason | None:
         return SkipReason.TOO_LARGE
     if obj.storage_class in ARCHIVED_CLASSES:
         return SkipReason.ARCHIVED
+    if dest_key is not None and len(dest_key.encode()) > MAX_KEY_BYTES:
+        return SkipReason.DEST_KEY_TOO_LONG
     return None

@@ -139,6 +139,7 @@ class Engine:
         """Skip what Rekognition would reject, look the rest up in the ledger, queue it."""
         ctl = self._ctl
         ledger = self._ledger
+        dest_key = self._config.dest_key
         async with send, pages_in:
             with anyio.CancelScope() as waiting:
                 ctl.watch(waiting)
@@ -150,7 +151,7 @@ class Engine:
                         for obj in page:
                             ctl.listed += 1
                             entry = entries.get(obj.key)
-                            reason = skip_reason(obj)
+                            reason = skip_reason(obj, dest_key(obj.key))
                             if reason is None and (entry is None or not entry.final(obj.etag)):
                                 await send.send((obj, entry))
                                 continue

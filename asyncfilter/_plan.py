@@ -81,7 +81,7 @@ async def plan(
             )
             for obj in page:
                 listed += 1
-                reason = skip_reason(obj)
+                reason = skip_reason(obj, config.dest_key(obj.key))
                 if reason is not None:
                     skipped[reason.value] += 1
                     continue

@@ -33,6 +33,8 @@ class SkipReason(StrEnum):
     TOO_LARGE = "too_large"
     UNSUPPORTED_TYPE = "unsupported_type"
     ARCHIVED = "archived"
+    DEST_KEY_TOO_LONG = "dest_key_too_long"
+    """A hit could never be copied: ``<name>/<key>`` would pass S3's 1,024-byte key limit."""
 
 
 class StopReason(StrEnum):

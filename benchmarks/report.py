@@ -98,6 +98,10 @@ in the same run. moto and the Rekognition emulator run in their own processes.
 9. **Resume** (`resume`): {b.get("resume", {}).get("eligible")} images, no latency; the sweep is
    stopped once half its results are in, then run again with the same ledger. Paid calls are
    counted at the emulator; `paid_twice` counts objects the emulator answered more than once.
+10. **Soak** (`soak`): {b.get("soak", {}).get("images")} images through the emulator with ~10%
+   faults (5% 500s, 2% connections reset, 2% responses cut off mid-body, 1% stalls past the 1 s
+   read timeout); listing and copying faked. RSS at 10%, 50% and 100% of the images, open file
+   descriptors and asyncio tasks before and after, and every image accounted for.
 
 ### What limits pipeline efficiency
 

@@ -38,6 +38,7 @@ TARGETS = {
     "memory.growth_mb": ("<=", 50.0),
     "stop.calls_after_target": ("<=", 0),
     "resume.paid_twice": ("<=", 0),
+    "soak.lost": ("<=", 0),
 }
 
 
@@ -143,6 +144,11 @@ def main() -> None:
             log("interrupt halfway, resume")
             bench["resume"] = anyio.run(scenarios.resume, env, f"{tmp}/b.sqlite")
             log(f"  {bench['resume']}")
+
+        soak_images = 5000 if quick else 20000
+        log(f"soak: {soak_images} images with ~10% faults")
+        bench["soak"] = anyio.run(scenarios.soak, env, soak_images)
+        log(f"  {bench['soak']}")
 
         log("stopping at the hit target")
         bench["stop"] = anyio.run(scenarios.stopping, env)

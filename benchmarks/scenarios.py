@@ -337,3 +337,69 @@ async def count_keys(env: Env, bucket: str) -> int:
         async for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             count += len(page.get("Contents", ()))
     return count
+
+
+async def soak(env: Env, images: int) -> dict[str, Any]:
+    """``images`` through the emulator with ~10% faults (500s, resets, truncated responses,
+    stalls past the read timeout): RSS, open sockets and tasks before and after, and every image
+    accounted for. Listing and copying are faked: the faults under test are DetectLabels'."""
+    import asyncio
+
+    from .overhead import rss_mb
+
+    await configure(
+        env, **NO_LOAD, reset_rate=0.02, truncate_rate=0.02, hang_rate=0.01, hang_ms=1500
+    )
+    await anyio.to_thread.run_sync(lambda: env.emulator.configure(error_rate=0.05))
+    keys = [f"soak/{i:06d}.jpg" for i in range(images)]
+    robin = [{"Name": "Robin", "Confidence": 95.0}]
+    await anyio.to_thread.run_sync(
+        env.emulator.add_labels,
+        [{"bucket": env.source, "key": k, "labels": robin if i % 10 == 0 else []}
+         for i, k in enumerate(keys)],
+    )  # fmt: skip
+    marks: dict[int, float] = {}
+    decided = 0
+    checkpoints = {images // 10, images // 2, images}
+
+    def on_result(result: ImageResult) -> None:
+        nonlocal decided
+        decided += 1
+        if decided in checkpoints:
+            marks[decided] = rss_mb()
+
+    fds_before = len(os.listdir("/proc/self/fd"))
+    tasks_before = len(asyncio.all_tasks())
+    config = env.config(
+        "soak-dest", tps=None, concurrency=32, request_timeout_s=1.0, max_attempts=8,
+        retry_base_s=0.02, retry_cap_s=0.5,
+    )  # fmt: skip
+    report = await scan(
+        config,
+        on_result=on_result,
+        lister=FakeLister(S3Object(env.source, k, 1000) for k in keys),
+        copier=FakeCopier(),
+    )
+    stats = await anyio.to_thread.run_sync(env.emulator.stats)
+    s = report.stats
+    return {
+        "images": images,
+        "decided": s.decided,
+        "lost": images - s.decided,
+        "hits": s.hits,
+        "misses": s.misses,
+        "errors": s.errors,
+        "errors_by_code": report.errors_by_code,
+        "faults_injected": {
+            "500": stats["injected_errors"],
+            "reset": stats["injected_resets"],
+            "truncated": stats["injected_truncations"],
+            "stalled": stats["injected_hangs"],
+        },
+        "calls": stats["calls"],
+        "rss_mb": {str(k): round(v, 1) for k, v in sorted(marks.items())},
+        "rss_growth_mb": round(marks[images] - marks[images // 10], 1),
+        "open_fds_before_after": [fds_before, len(os.listdir("/proc/self/fd"))],
+        "tasks_before_after": [tasks_before, len(asyncio.all_tasks())],
+        "seconds": round(s.elapsed_s, 1),
+    }

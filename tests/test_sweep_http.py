@@ -381,3 +381,68 @@ async def test_throttling_storm_adapts_the_rate_and_loses_nothing(
         assert report.stats.decided == 80  # nothing lost either way
         shares[adaptive] = stats["throttled"] / stats["calls"]
     assert shares[True] < shares[False] / 2
+
+
+async def test_resets_truncations_and_timeouts_are_retried(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    robins = await seed_story(s3, emulator, buckets[0], 40, every=4)
+    await admin(emulator.configure, reset_rate=0.1, truncate_rate=0.1, hang_rate=0.1, hang_ms=3000)
+    report, results = await run(
+        config_for(concurrency=8, request_timeout_s=0.5, max_attempts=20, retry_base_s=0.02)
+    )
+    stats = await admin(emulator.stats)
+    assert stats["injected_resets"] > 0
+    assert stats["injected_truncations"] > 0
+    assert stats["injected_hangs"] > 0
+    assert report.stats.errors == 0
+    assert len(results) == 40
+    assert report.stats.hits == len(robins)
+
+
+async def test_exhausted_retries_record_the_cause(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    await seed_story(s3, emulator, buckets[0], 6, every=2)
+    await admin(emulator.configure, hang_rate=1.0, hang_ms=2000)
+    report, results = await run(config_for(request_timeout_s=0.3, max_attempts=2))
+    assert report.stats.errors == 6
+    assert len(results) == 6
+    # the cause is kept: the read timed out (or the stalled connection was closed under it)
+    assert {r.error_code for r in results} <= {"ReadTimeoutError", "ConnectionClosedError"}
+    assert all("gave up after 2 attempts" in (r.error_message or "") for r in results)
+
+
+async def test_junk_in_the_bucket_each_ends_in_a_recorded_outcome(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    source = buckets[0]
+    long_key = "k/" + "x" * 1018 + ".jpg"  # 1,024 bytes: the longest key S3 allows
+    await seed(
+        s3,
+        source,
+        {
+            "scan.tif": make_image(96, 96, fmt="TIFF"),
+            "webp-in-disguise.jpg": make_image(96, 96, fmt="WEBP"),
+            "gif-in-disguise.png": make_image(96, 96, fmt="GIF"),
+            long_key: JPEG,
+        },
+    )
+    await s3.put_object(Bucket=source, Key="cold.jpg", Body=JPEG, StorageClass="GLACIER")
+    await admin(
+        emulator.add_labels, labels_entries(source, {long_key: [robin()], "cold.jpg": [robin()]})
+    )
+    report, results = await run(config_for())
+    by_key = {r.object.key: r for r in results}
+    assert len(by_key) == 5
+    assert by_key["scan.tif"].skip_reason is not None
+    assert by_key["scan.tif"].skip_reason.value == "unsupported_type"
+    assert by_key["cold.jpg"].skip_reason is not None
+    assert by_key["cold.jpg"].skip_reason.value == "archived"
+    assert by_key["webp-in-disguise.jpg"].error_code == "InvalidImageFormatException"
+    assert by_key["gif-in-disguise.png"].error_code == "InvalidImageFormatException"
+    # a hit could never be copied (Robin/ + 1,024 bytes passes S3's key limit): not paid for
+    assert by_key[long_key].skip_reason is not None
+    assert by_key[long_key].skip_reason.value == "dest_key_too_long"
+    assert (await admin(emulator.stats))["calls"] == 2
+    assert report.stop_reason is StopReason.COMPLETED

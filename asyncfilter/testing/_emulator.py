@@ -56,6 +56,13 @@ class EmulatorSettings:
     error_rate: float = 0.0
     """Share of calls answered with an injected ``error_code`` (after the quota check)."""
     error_code: str = "InternalServerError"
+    reset_rate: float = 0.0
+    """Share of calls whose connection is dropped before any response (a reset)."""
+    truncate_rate: float = 0.0
+    """Share of calls whose response is cut off half-way and the socket closed."""
+    hang_rate: float = 0.0
+    """Share of calls answered only after ``hang_ms`` (longer than a client's read timeout)."""
+    hang_ms: float = 5000.0
     check_objects: bool = True
     """Read each object from S3 to reject missing, non-image and oversized objects."""
     s3_endpoint_url: str | None = None
@@ -79,6 +86,9 @@ class EmulatorStats:
     answered: int = 0
     throttled: int = 0
     injected_errors: int = 0
+    injected_resets: int = 0
+    injected_truncations: int = 0
+    injected_hangs: int = 0
     errors_by_code: Counter[str] = field(default_factory=Counter)
     calls_by_object: Counter[str] = field(default_factory=Counter)
     answered_by_object: Counter[str] = field(default_factory=Counter)
@@ -93,6 +103,9 @@ class EmulatorStats:
             "answered": self.answered,
             "throttled": self.throttled,
             "injected_errors": self.injected_errors,
+            "injected_resets": self.injected_resets,
+            "injected_truncations": self.injected_truncations,
+            "injected_hangs": self.injected_hangs,
             "errors_by_code": dict(self.errors_by_code),
             "calls_by_object": dict(self.calls_by_object),
             "answered_by_object": dict(self.answered_by_object),
@@ -195,7 +208,7 @@ class RekognitionEmulator:
 
     # --- DetectLabels -----------------------------------------------------------------------
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         target = request.headers.get("X-Amz-Target", "")
         if target != "RekognitionService.DetectLabels":
             return _error(ServiceError("UnknownOperationException", f"unsupported {target!r}"))
@@ -207,6 +220,9 @@ class RekognitionEmulator:
         stats.in_flight += 1
         stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
         try:
+            fault = await self._socket_fault(request)
+            if fault is not None:
+                return fault
             body = await self._answer(request)
         except ServiceError as exc:
             stats.errors_by_code[exc.code] += 1
@@ -217,6 +233,30 @@ class RekognitionEmulator:
         return web.Response(
             body=json.dumps(body).encode(), content_type="application/x-amz-json-1.1"
         )
+
+    async def _socket_fault(self, request: web.Request) -> web.StreamResponse | None:
+        """Misbehave below the protocol: drop the connection, cut a response short, or stall."""
+        settings, stats, rng = self.settings, self.stats, self._rng
+        transport = request.transport
+        if settings.reset_rate and rng.random() < settings.reset_rate and transport is not None:
+            stats.injected_resets += 1
+            transport.abort()
+            return web.Response(status=500)  # never sent: the socket is gone
+        if settings.truncate_rate and rng.random() < settings.truncate_rate:
+            stats.injected_truncations += 1
+            response = web.StreamResponse(
+                status=200, headers={"Content-Type": "application/x-amz-json-1.1"}
+            )
+            response.content_length = 4096
+            await response.prepare(request)
+            await response.write(b'{"Labels": [{"Name": "Ro')
+            if request.transport is not None:
+                request.transport.abort()
+            return response
+        if settings.hang_rate and rng.random() < settings.hang_rate:
+            stats.injected_hangs += 1
+            await asyncio.sleep(settings.hang_ms / 1000.0)
+        return None
 
     async def _answer(self, request: web.Request) -> dict[str, Any]:
         settings, stats = self.settings, self.stats
