@@ -220,10 +220,10 @@ class RekognitionEmulator:
         stats.in_flight += 1
         stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
         try:
-            fault = await self._socket_fault(request)
+            fault = await self._socket_fault(request, stats)
             if fault is not None:
                 return fault
-            body = await self._answer(request)
+            body = await self._answer(request, stats)
         except ServiceError as exc:
             stats.errors_by_code[exc.code] += 1
             return _error(exc)
@@ -234,9 +234,11 @@ class RekognitionEmulator:
             body=json.dumps(body).encode(), content_type="application/x-amz-json-1.1"
         )
 
-    async def _socket_fault(self, request: web.Request) -> web.StreamResponse | None:
+    async def _socket_fault(
+        self, request: web.Request, stats: EmulatorStats
+    ) -> web.StreamResponse | None:
         """Misbehave below the protocol: drop the connection, cut a response short, or stall."""
-        settings, stats, rng = self.settings, self.stats, self._rng
+        settings, rng = self.settings, self._rng
         transport = request.transport
         if settings.reset_rate and rng.random() < settings.reset_rate and transport is not None:
             stats.injected_resets += 1
@@ -258,8 +260,10 @@ class RekognitionEmulator:
             await asyncio.sleep(settings.hang_ms / 1000.0)
         return None
 
-    async def _answer(self, request: web.Request) -> dict[str, Any]:
-        settings, stats = self.settings, self.stats
+    async def _answer(self, request: web.Request, stats: EmulatorStats) -> dict[str, Any]:
+        # `stats` is the object this call was counted in: a call that outlives a reset (a stall)
+        # must not leak into the counts of whatever runs after the reset
+        settings = self.settings
         auth = _CREDENTIAL_RE.search(request.headers.get("Authorization", ""))
         if auth and auth.group(1) in settings.reject_access_keys:
             raise ServiceError(
