@@ -94,8 +94,20 @@ async def fresh_dest(env: Env) -> str:
     return name
 
 
+#: Every fault off: each scenario states only what it turns on.
+CALM: dict[str, Any] = {
+    **NO_LOAD,
+    "burst": None,
+    "reset_rate": 0.0,
+    "truncate_rate": 0.0,
+    "hang_rate": 0.0,
+}
+
+
 async def configure(env: Env, **settings: Any) -> None:
-    await anyio.to_thread.run_sync(lambda: env.emulator.configure(**settings))
+    """Set the emulator to ``settings`` on top of a calm baseline, and zero its counts."""
+    merged = {**CALM, **settings}
+    await anyio.to_thread.run_sync(lambda: env.emulator.configure(**merged))
     await anyio.to_thread.run_sync(env.emulator.reset)
 
 
@@ -289,13 +301,19 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
-async def ledger_at_quota(env: Env, without: dict[str, Any], state: str) -> dict[str, Any]:
-    """Quota saturation again, with the ledger on: its cost on throughput at the quota."""
+async def ledger_at_quota(
+    env: Env, without: dict[str, Any], state: str, prefix: str = ""
+) -> dict[str, Any]:
+    """Quota saturation again, with the ledger on: its cost on throughput at the quota.
+
+    ``prefix`` limits it to part of the images (the quick mode's time budget)."""
     await configure(env, **LATENCY, tps=QUOTA, burst=QUOTA, error_rate=0.0)
     dest = await fresh_dest(env)
-    report = await scan(env.config(dest, tps=QUOTA, concurrency=32, state=state))
+    source = f"s3://{env.source}/{prefix}"
+    report = await scan(env.config(dest, source=source, tps=QUOTA, concurrency=32, state=state))
     rate = report.stats.images_per_s
     return {
+        "images": report.stats.decided,
         "with_ledger_images_per_s": round(rate, 2),
         "without_ledger_images_per_s": without["images_per_s"],
         "throughput_ratio_at_quota": round(rate / without["images_per_s"], 4),
@@ -348,9 +366,8 @@ async def soak(env: Env, images: int) -> dict[str, Any]:
     from .overhead import rss_mb
 
     await configure(
-        env, **NO_LOAD, reset_rate=0.02, truncate_rate=0.02, hang_rate=0.01, hang_ms=1500
+        env, error_rate=0.05, reset_rate=0.02, truncate_rate=0.02, hang_rate=0.01, hang_ms=1500
     )
-    await anyio.to_thread.run_sync(lambda: env.emulator.configure(error_rate=0.05))
     keys = [f"soak/{i:06d}.jpg" for i in range(images)]
     robin = [{"Name": "Robin", "Confidence": 95.0}]
     await anyio.to_thread.run_sync(
