@@ -451,3 +451,23 @@ async def test_junk_in_the_bucket_each_ends_in_a_recorded_outcome(
     }
     assert calls == {f"{source}/webp-in-disguise.jpg": 1, f"{source}/gif-in-disguise.png": 1}
     assert report.stop_reason is StopReason.COMPLETED
+
+
+async def test_s3_slowdown_on_listing_and_copies_is_retried(
+    s3: Any, moto: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    from asyncfilter.testing import S3FaultProxy, S3FaultSettings
+
+    source, dest = buckets
+    robins = await seed_story(s3, emulator, source, 30, every=2)
+    proxy = S3FaultProxy(
+        moto.endpoint_url,
+        S3FaultSettings(list_slowdown_rate=0.5, copy_slowdown_rate=0.3, seed=3),
+    )
+    async with proxy.serve() as url:
+        report, results = await run(config_for(s3_endpoint_url=url, preflight=False))
+    assert proxy.injected["list"] > 0
+    assert proxy.injected["copy"] > 0
+    assert report.stats.errors == 0
+    assert len(results) == 30
+    assert sorted(await list_keys(s3, dest)) == sorted(f"Robin/{k}" for k in robins)

@@ -13,6 +13,7 @@ from ._emulator import EmulatorSettings, RekognitionEmulator
 from ._fakes import FakeCopier, FakeDetector, FakeLister
 from ._images import make_image
 from ._labels import LabelStore
+from ._s3_faults import S3FaultProxy, S3FaultSettings
 from ._servers import (
     TEST_CREDENTIALS,
     EmulatorProcess,
@@ -32,6 +33,8 @@ __all__ = [
     "LabelStore",
     "MotoServer",
     "RekognitionEmulator",
+    "S3FaultProxy",
+    "S3FaultSettings",
     "emulator_process",
     "free_port",
     "make_image",

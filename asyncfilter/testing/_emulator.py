@@ -172,7 +172,7 @@ class RekognitionEmulator:
 
     def serve(self, port: int = 0) -> _Serving:
         """An async context manager that listens on 127.0.0.1 and yields the endpoint URL."""
-        return _Serving(self, port)
+        return _Serving(self.app, port)
 
     # --- admin ------------------------------------------------------------------------------
 
@@ -407,13 +407,15 @@ def _error(exc: ServiceError) -> web.Response:
 
 
 class _Serving:
-    def __init__(self, emulator: RekognitionEmulator, port: int) -> None:
-        self._emulator = emulator
+    """Serve an aiohttp application on 127.0.0.1 for an ``async with`` block; yields its URL."""
+
+    def __init__(self, app: web.Application, port: int) -> None:
+        self._app = app
         self._port = port
         self._runner: web.AppRunner | None = None
 
     async def __aenter__(self) -> str:
-        self._runner = web.AppRunner(self._emulator.app, access_log=None)
+        self._runner = web.AppRunner(self._app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self._port)
         await site.start()
