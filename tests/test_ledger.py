@@ -233,3 +233,24 @@ async def test_kill_9_mid_sweep_then_resume_pays_each_decided_object_once(
     assert summary["paid_calls"] == len(keys) - len(recorded)
     # no hit lost: every robin ended in the destination
     assert set(await list_keys(s3, dest)) == {f"robin/{k}" for k in robins}
+
+
+async def test_plan_command_prints_the_forecast_as_json(
+    s3: Any, moto: MotoServer, emulator: EmulatorProcess, buckets: tuple[str, str], tmp_path: Path
+) -> None:
+    await story(s3, emulator, buckets[0], 9)
+    env = dict(os.environ)
+    env["AWS_ENDPOINT_URL_S3"] = moto.endpoint_url
+    proc = await anyio.run_process(
+        [sys.executable, "-m", "asyncfilter", "plan", f"s3://{buckets[0]}",
+         "--dest", f"s3://{buckets[1]}", "--label", "robin", "--json", "--tps", "3",
+         "--state", str(tmp_path / "l.sqlite")],
+        env=env,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode()
+    forecast = orjson.loads(proc.stdout)
+    assert forecast["to_send"] == 9
+    assert forecast["estimated_cost_usd"] == pytest.approx(0.009)
+    assert forecast["estimated_seconds"] == pytest.approx(3.0)
+    assert (await admin(emulator.stats))["calls"] == 0
