@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import resource
-import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -295,10 +294,6 @@ async def stopping(env: Env, target: int = 20) -> dict[str, Any]:
         "seconds": round(returned - t, 3),
         "surplus": report.stats.surplus,
     }
-
-
-def median(values: Sequence[float]) -> float:
-    return statistics.median(values)
 
 
 async def ledger_at_quota(

@@ -95,6 +95,12 @@ def cli_env(moto: MotoServer, emulator: EmulatorProcess) -> dict[str, str]:
     return env
 
 
+def scan_argv(source: str, dest: str, *options: str) -> list[str]:
+    """``python -m asyncfilter scan s3://SOURCE --dest s3://DEST --label robin OPTIONS...``"""
+    return [sys.executable, "-m", "asyncfilter", "scan", f"s3://{source}", "--dest",
+            f"s3://{dest}", "--label", "robin", *options]  # fmt: skip
+
+
 async def prepare(s3: Any, emulator: EmulatorProcess, source: str, count: int) -> None:
     keys = [f"{i:04d}.jpg" for i in range(count)]
     await seed(s3, source, dict.fromkeys(keys, JPEG))
@@ -111,24 +117,9 @@ async def test_scan_json_summary_and_results_file(
     await prepare(s3, emulator, source, 20)
     results = tmp_path / "out.jsonl"
     proc = await anyio.run_process(
-        [
-            sys.executable,
-            "-m",
-            "asyncfilter",
-            "scan",
-            f"s3://{source}",
-            "--dest",
-            f"s3://{dest}",
-            "--label",
-            "robin",
-            "--target",
-            "4",
-            "--json",
-            "--results",
-            str(results),
-            "--tps",
-            "200",
-        ],
+        scan_argv(
+            source, dest, "--target", "4", "--json", "--results", str(results), "--tps", "200"
+        ),
         env=cli_env(moto, emulator),
         check=False,
     )
@@ -148,17 +139,7 @@ async def test_scan_text_summary_and_aborted_exit_1(
     moto: MotoServer, emulator: EmulatorProcess, buckets: tuple[str, str]
 ) -> None:
     proc = await anyio.run_process(
-        [
-            sys.executable,
-            "-m",
-            "asyncfilter",
-            "scan",
-            "s3://missing-source-bucket",
-            "--dest",
-            f"s3://{buckets[1]}",
-            "--label",
-            "robin",
-        ],
+        scan_argv("missing-source-bucket", buckets[1]),
         env=cli_env(moto, emulator),
         check=False,
     )
@@ -173,22 +154,7 @@ def _start_slow_scan(
 ) -> subprocess.Popen[bytes]:
     source, dest = buckets
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "asyncfilter",
-            "scan",
-            f"s3://{source}",
-            "--dest",
-            f"s3://{dest}",
-            "--label",
-            "robin",
-            "--results",
-            str(results),
-            "--concurrency",
-            "4",
-            "--json",
-        ],
+        scan_argv(source, dest, "--results", str(results), "--concurrency", "4", "--json"),
         env=cli_env(moto, emulator),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -260,9 +226,8 @@ async def test_credentials_never_reach_output_logs_or_results(
     env["AWS_SECRET_ACCESS_KEY"] = SECRET
     results = tmp_path / "r.jsonl"
     proc = await anyio.run_process(
-        [sys.executable, "-m", "asyncfilter", "scan", f"s3://{source}", "--dest", f"s3://{dest}",
-         "--label", "robin", "--results", str(results), "--log-level", "debug",
-         "--log-format", "json"],
+        scan_argv(source, dest, "--results", str(results), "--log-level", "debug",
+                  "--log-format", "json"),
         env=env,
         check=False,
     )  # fmt: skip
