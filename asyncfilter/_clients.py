@@ -50,7 +50,9 @@ def _client_config(config: ScanConfig, *, retries: dict[str, Any]) -> AioConfig:
 
 async def open_s3(stack: AsyncExitStack, session: Any, config: ScanConfig) -> Any:
     """Open the sweep's S3 client on ``stack``."""
-    cfg = _client_config(config, retries={"mode": "standard", "max_attempts": 5})
+    cfg = _client_config(
+        config, retries={"mode": "standard", "total_max_attempts": config.s3_max_attempts}
+    )
     try:
         return await stack.enter_async_context(
             session.client("s3", endpoint_url=config.s3_endpoint_url, config=cfg)
@@ -72,12 +74,15 @@ async def open_rekognition(stack: AsyncExitStack, session: Any, config: ScanConf
 
 async def check_bucket(
     s3: Any, bucket: str, *, role: str, expected_owner: str | None = None
-) -> None:
-    """Fail fast, before anything is paid, when a bucket is missing or out of reach."""
+) -> str | None:
+    """Fail fast, before anything is paid, when a bucket is missing or out of reach.
+
+    Returns the bucket's region as S3 reports it (``None`` if it does not say).
+    """
     error: type[SweepAborted] = SourceError if role == "source" else DestinationError
     kwargs = {"ExpectedBucketOwner": expected_owner} if expected_owner else {}
     try:
-        await s3.head_bucket(Bucket=bucket, **kwargs)
+        response = await s3.head_bucket(Bucket=bucket, **kwargs)
     except Exception as exc:
         failure = classify(exc)
         if failure is None:
@@ -87,9 +92,38 @@ async def check_bucket(
         if failure.code in ("404", "NoSuchBucket"):
             raise error(f"{role} bucket {bucket!r} does not exist") from exc
         if failure.code in ("403", "AccessDenied"):
+            # S3 answers a HEAD with a bare 403 whatever the cause; a request with a body says
+            # whether the key itself is unknown or only lacks the permission
+            await _explain_forbidden(s3, bucket, kwargs)
             raise error(
                 f"access to {role} bucket {bucket!r} denied (check credentials and permissions)"
             ) from exc
         raise error(
             f"cannot reach {role} bucket {bucket!r}: {failure.code}: {failure.message}"
         ) from exc
+    region = response.get("BucketRegion") or response.get("ResponseMetadata", {}).get(
+        "HTTPHeaders", {}
+    ).get("x-amz-bucket-region")
+    return str(region) if region else None
+
+
+async def _explain_forbidden(s3: Any, bucket: str, kwargs: dict[str, str]) -> None:
+    try:
+        await s3.list_objects_v2(Bucket=bucket, MaxKeys=0, **kwargs)
+    except Exception as exc:
+        failure = classify(exc)
+        if failure is not None and failure.kind is Kind.CREDENTIALS:
+            raise CredentialsError(f"S3 rejected the credentials: {failure.message}") from exc
+
+
+def check_same_region(bucket: str, bucket_region: str | None, rekognition: Any) -> None:
+    """Refuse a source bucket that Rekognition cannot read: DetectLabels only reads S3 objects
+    in its own region, and would otherwise fail every image with InvalidS3ObjectException,
+    one paid-for-nothing call at a time."""
+    region = getattr(getattr(rekognition, "meta", None), "region_name", None)
+    if bucket_region and region and bucket_region != region:
+        raise SourceError(
+            f"source bucket {bucket!r} is in {bucket_region} but Rekognition is called in "
+            f"{region}; DetectLabels reads only buckets in its own region "
+            f"(pass --region {bucket_region})"
+        )

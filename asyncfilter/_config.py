@@ -108,6 +108,11 @@ class ScanConfig:
     retry_base_s: float = 0.1
     retry_cap_s: float = 10.0
     request_timeout_s: float = 30.0
+    s3_max_attempts: int = 5
+    """Attempts per S3 request (botocore's standard retries: SlowDown, 5xx, resets). A listing
+    page that still fails after them stops the sweep; a copy that does is an error."""
+    page_size: int = 1000
+    """Keys asked for per ListObjectsV2 page (S3 returns at most 1,000)."""
     copy_grace_s: float = 30.0
     """How long a copy already in flight may take to finish once the sweep is stopping."""
     budget_usd: float | None = None
@@ -158,6 +163,10 @@ class ScanConfig:
             _positive_int(int_field, getattr(self, int_field))
         _positive_int("concurrency", self.concurrency)
         _positive_int("max_attempts", self.max_attempts)
+        _positive_int("s3_max_attempts", self.s3_max_attempts)
+        _positive_int("page_size", self.page_size)
+        if self.page_size > 1000:
+            raise ConfigError(f"page_size must be at most 1000 (S3's limit), got {self.page_size}")
         _positive_float("tps", self.tps)
         for float_field in ("retry_base_s", "retry_cap_s", "request_timeout_s", "copy_grace_s"):
             _positive_float(float_field, getattr(self, float_field))

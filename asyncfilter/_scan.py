@@ -17,7 +17,13 @@ import anyio
 import structlog
 from anyio.abc import ObjectReceiveStream
 
-from ._clients import check_bucket, make_session, open_rekognition, open_s3
+from ._clients import (
+    check_bucket,
+    check_same_region,
+    make_session,
+    open_rekognition,
+    open_s3,
+)
 from ._config import ScanConfig
 from ._controller import Controller
 from ._copying import Copier, S3Copier
@@ -127,12 +133,21 @@ async def _services(
             rekognition_client = await open_rekognition(stack, session, config)
         if needs_s3 and config.preflight:
             owner = config.expected_bucket_owner
-            await check_bucket(s3_client, config.source.bucket, role="source", expected_owner=owner)
+            source_region = await check_bucket(
+                s3_client, config.source.bucket, role="source", expected_owner=owner
+            )
+            if detector is None:
+                check_same_region(config.source.bucket, source_region, rekognition_client)
             await check_bucket(
                 s3_client, config.dest.bucket, role="destination", expected_owner=owner
             )
         yield _Services(
-            lister or S3Lister(s3_client, expected_owner=config.expected_bucket_owner),
+            lister
+            or S3Lister(
+                s3_client,
+                page_size=config.page_size,
+                expected_owner=config.expected_bucket_owner,
+            ),
             detector or RekognitionDetector(rekognition_client),
             copier or S3Copier(s3_client, expected_owner=config.expected_bucket_owner),
             ledger,

@@ -61,6 +61,10 @@ def sweep_options(command: Any) -> Any:
         click.option("--max-labels", type=_positive, help="MaxLabels sent to DetectLabels."),
         click.option("--queue-size", type=_positive,
                      help="Listed keys buffered ahead of the workers."),
+        click.option("--page-size", type=click.IntRange(1, 1000), default=1000,
+                     show_default=True, help="Keys per ListObjectsV2 page."),
+        click.option("--s3-max-attempts", type=_positive, default=5, show_default=True,
+                     help="Attempts per S3 request before a listing aborts or a copy fails."),
         click.option("--expected-bucket-owner", metavar="ACCOUNT_ID",
                      help="Sent as ExpectedBucketOwner on every S3 call."),
         click.option("--max-error-rate", type=click.FloatRange(0, 1, min_open=True),
@@ -106,6 +110,8 @@ def config_from(opts: dict[str, Any]) -> ScanConfig:
         adaptive=not opts["fixed_rate"],
         max_labels=opts["max_labels"],
         queue_size=opts["queue_size"],
+        page_size=opts["page_size"],
+        s3_max_attempts=opts["s3_max_attempts"],
         expected_bucket_owner=opts["expected_bucket_owner"],
         max_error_rate=opts["max_error_rate"],
         state=state,
@@ -150,7 +156,9 @@ async def _scan(config: ScanConfig, results: str | None, as_json: bool, progress
                 report = sweep.report
             except SweepAborted as exc:
                 report = exc.report
-                console.print(f"asyncfilter: error: {exc}", markup=False, highlight=False)
+                console.print(
+                    f"asyncfilter: error: {exc}", markup=False, highlight=False, soft_wrap=True
+                )
                 code = EXIT_ABORTED
             except ConfigError as exc:
                 config_error = exc  # raised below, outside the task group, as itself

@@ -7,8 +7,9 @@ errors as ``{"__type": ..., "Message": ...}`` with the status the service uses. 
 
 Beyond answering from a :class:`LabelStore` it can behave like the service under load: latency
 with jitter, a TPS quota enforced with ThrottlingException, injected 500s, and (by default) a
-real read of the object from the S3 endpoint, so that missing objects, non-images and oversized
-images fail the way they do in AWS.
+real read of the object from the S3 endpoint, so that missing objects, non-images, oversized
+images and buckets in another region than the request was signed for fail the way they do in
+AWS.
 
 Admin endpoints (JSON): ``GET /_emulator/stats``, ``POST /_emulator/reset``,
 ``POST /_emulator/settings`` (partial :class:`EmulatorSettings`), ``POST /_emulator/labels``
@@ -40,7 +41,8 @@ MAX_S3_BYTES = 15 * 1024 * 1024
 MAX_INLINE_BYTES = 5 * 1024 * 1024
 MIN_SIDE, MAX_SIDE = 80, 10_000
 LABEL_MODEL_VERSION = "3.0"
-_CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/")
+#: SigV4 credential scope: access key id, then date/region/service
+_CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/[^/]*/([^/]*)/")
 
 
 @dataclass(slots=True)
@@ -160,6 +162,7 @@ class RekognitionEmulator:
         self._bucket_key: tuple[float, float] | None = None
         self._s3: Any = None
         self._s3_endpoint: str | None = None
+        self._bucket_regions: dict[str, str] = {}
         self._stack = AsyncExitStack()
         self.app = web.Application(client_max_size=8 * 1024 * 1024)
         self.app.router.add_post("/", self._handle)
@@ -185,6 +188,7 @@ class RekognitionEmulator:
     async def _reset(self, request: web.Request) -> web.Response:
         self.stats = EmulatorStats()
         self._bucket = None
+        self._bucket_regions.clear()
         if request.query.get("labels"):
             self.store = LabelStore()
         return web.json_response({"ok": True})
@@ -293,7 +297,8 @@ class RekognitionEmulator:
             raise ServiceError(
                 "InvalidParameterException", "MinConfidence or MaxLabels out of range"
             )
-        bucket, key, content = await self._image(params.get("Image") or {})
+        region = auth.group(2) if auth else None
+        bucket, key, content = await self._image(params.get("Image") or {}, region)
         name = f"{bucket}/{key}"
         stats.calls_by_object[name] += 1
         sha = hashlib.sha256(content).hexdigest() if content is not None else None
@@ -315,7 +320,9 @@ class RekognitionEmulator:
             self._bucket, self._bucket_key = _TokenBucket(tps, depth), (tps, depth)
         return not self._bucket.take()
 
-    async def _image(self, image: dict[str, Any]) -> tuple[str, str, bytes | None]:
+    async def _image(
+        self, image: dict[str, Any], region: str | None
+    ) -> tuple[str, str, bytes | None]:
         """Resolve ``Image`` to (bucket, key, bytes-or-None) the way the service would."""
         if "Bytes" in image:
             try:
@@ -331,15 +338,29 @@ class RekognitionEmulator:
         bucket, key = str(s3obj["Bucket"]), str(s3obj["Name"])
         if not self.settings.check_objects:
             return bucket, key, None  # answers by content hash then need inline Bytes
-        return bucket, key, await self._read_object(bucket, key)
+        return bucket, key, await self._read_object(bucket, key, region)
 
-    async def _read_object(self, bucket: str, key: str) -> bytes:
+    async def _bucket_region(self, s3: Any, bucket: str) -> str | None:
+        if bucket not in self._bucket_regions:
+            try:
+                location = await s3.get_bucket_location(Bucket=bucket)
+            except Exception as exc:
+                if type(exc).__name__ == "ClientError":
+                    return None  # missing bucket: the object read below says so
+                raise
+            self._bucket_regions[bucket] = location.get("LocationConstraint") or "us-east-1"
+        return self._bucket_regions[bucket]
+
+    async def _read_object(self, bucket: str, key: str, region: str | None) -> bytes:
         s3 = await self._s3_client()
         missing = ServiceError(
             "InvalidS3ObjectException",
             "Unable to get object metadata from S3. Check object key, region and/or access "
             "permissions.",
         )
+        # Rekognition reads S3 only in its own region: a bucket elsewhere looks missing
+        if region and (await self._bucket_region(s3, bucket)) not in (None, region):
+            raise missing
         try:
             head = await s3.head_object(Bucket=bucket, Key=key)
             if int(head.get("ContentLength", 0)) > MAX_S3_BYTES:

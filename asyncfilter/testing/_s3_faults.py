@@ -1,13 +1,17 @@
 """A fault-injecting HTTP proxy in front of an S3 endpoint (moto, MinIO, ...).
 
-It forwards every request as it is and, for a chosen share of ListObjectsV2 and CopyObject
-requests, answers ``503 SlowDown`` instead, as S3 does under load. Point a client's S3
-``endpoint_url`` at :meth:`S3FaultProxy.serve`'s URL.
+It forwards every request as it is, except the ones it is told to fail the way S3 fails them:
+``503 SlowDown`` for a share of ListObjectsV2 and CopyObject requests (S3 under load) or for
+every listing after the first few (a listing that fails for good), ``403 InvalidAccessKeyId``
+for access keys it does not know (moto accepts any), and ``403 AccessDenied`` on HeadBucket and
+ListObjectsV2 (credentials without ``s3:ListBucket``). Point a client's S3 ``endpoint_url`` at
+:meth:`S3FaultProxy.serve`'s URL.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 
 import aiohttp
@@ -22,13 +26,37 @@ _SLOWDOWN = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
     b"<Message>Please reduce your request rate.</Message></Error>"
 )
+_INVALID_KEY = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidAccessKeyId</Code>'
+    b"<Message>The AWS Access Key Id you provided does not exist in our records.</Message>"
+    b"</Error>"
+)
+_ACCESS_DENIED = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+    b"<Message>Access Denied</Message></Error>"
+)
+_CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/")
 
 
 @dataclass
 class S3FaultSettings:
     list_slowdown_rate: float = 0.0
     copy_slowdown_rate: float = 0.0
+    list_fail_after: int | None = None
+    """Answer SlowDown to every ListObjectsV2 after this many have been forwarded."""
+    access_keys: frozenset[str] | None = None
+    """The only access key ids S3 knows; others get InvalidAccessKeyId. ``None``: any."""
+    deny_list: bool = False
+    """Answer AccessDenied to HeadBucket and ListObjectsV2, as S3 does without s3:ListBucket."""
     seed: int | None = None
+
+
+_FAULTS = {
+    "list": (503, _SLOWDOWN),
+    "copy": (503, _SLOWDOWN),
+    "credentials": (403, _INVALID_KEY),
+    "denied": (403, _ACCESS_DENIED),
+}
 
 
 class S3FaultProxy:
@@ -37,7 +65,8 @@ class S3FaultProxy:
     def __init__(self, upstream: str, settings: S3FaultSettings | None = None) -> None:
         self.upstream = upstream.rstrip("/")
         self.settings = settings or S3FaultSettings()
-        self.injected = {"list": 0, "copy": 0}
+        self.injected = {"list": 0, "copy": 0, "credentials": 0, "denied": 0}
+        self.listed = 0
         self.forwarded = 0
         self._rng = random.Random(self.settings.seed)
         self._session: aiohttp.ClientSession | None = None
@@ -51,10 +80,17 @@ class S3FaultProxy:
 
     def _fault(self, request: web.Request) -> str | None:
         s = self.settings
-        if (
-            request.method == "GET"
-            and request.query.get("list-type") == "2"
-            and self._rng.random() < s.list_slowdown_rate
+        if s.access_keys is not None:
+            auth = _CREDENTIAL_RE.search(request.headers.get("Authorization", ""))
+            if auth is None or auth.group(1) not in s.access_keys:
+                return "credentials"
+        listing = request.method == "GET" and request.query.get("list-type") == "2"
+        head_bucket = request.method == "HEAD" and request.path.strip("/").count("/") == 0
+        if s.deny_list and (listing or head_bucket):
+            return "denied"
+        if listing and (
+            (s.list_fail_after is not None and self.listed >= s.list_fail_after)
+            or self._rng.random() < s.list_slowdown_rate
         ):
             return "list"
         if (
@@ -69,7 +105,12 @@ class S3FaultProxy:
         fault = self._fault(request)
         if fault is not None:
             self.injected[fault] += 1
-            return web.Response(status=503, body=_SLOWDOWN, content_type="application/xml")
+            status, body = _FAULTS[fault]
+            if request.method == "HEAD":
+                return web.Response(status=status)  # S3 sends no body to a HEAD
+            return web.Response(status=status, body=body, content_type="application/xml")
+        if request.method == "GET" and request.query.get("list-type") == "2":
+            self.listed += 1
         if self._session is None:
             self._session = aiohttp.ClientSession(auto_decompress=False)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
