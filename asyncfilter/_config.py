@@ -91,6 +91,13 @@ class ScanConfig:
     dest: S3Location
     labels: tuple[str, ...]
     threshold: float = 80.0
+    review_threshold: float | None = None
+    """Lower edge of the review band: an image whose best wanted label has a confidence in
+    ``[review_threshold, threshold)`` is copied to :attr:`review` for a person to decide, and
+    does not count toward the target. ``None``: no band, such images are misses."""
+    review: S3Location | None = None
+    """Where review-band images go (as ``<name>/<key>`` under it); default
+    ``DEST[/PREFIX]/_review``."""
     name: str | None = None
     target: int | None = None
     max_scan: int | None = None
@@ -141,6 +148,8 @@ class ScanConfig:
             set_(self, "source", S3Location.parse(self.source, what="source"))
         if isinstance(self.dest, str):
             set_(self, "dest", S3Location.parse(self.dest, what="destination"))
+        if isinstance(self.review, str):
+            set_(self, "review", S3Location.parse(self.review, what="review location"))
         if isinstance(self.labels, str):
             set_(self, "labels", (self.labels,))
         labels = tuple(self.labels)
@@ -157,6 +166,17 @@ class ScanConfig:
             or not 0 <= self.threshold <= 100
         ):
             raise ConfigError(f"threshold must be between 0 and 100, got {self.threshold!r}")
+        if self.review_threshold is not None and (
+            isinstance(self.review_threshold, bool)
+            or not isinstance(self.review_threshold, int | float)
+            or not 0 <= self.review_threshold < self.threshold
+        ):
+            raise ConfigError(
+                f"review threshold must be at least 0 and below the threshold ({self.threshold:g}),"
+                f" got {self.review_threshold!r}"
+            )
+        if self.review is not None and self.review_threshold is None:
+            raise ConfigError("a review location needs a review threshold (--review-threshold)")
         if self.name is not None and (not self.name.strip() or "/" in self.name):
             raise ConfigError(f"name must be non-empty and contain no '/', got {self.name!r}")
         for int_field in ("target", "max_scan", "miss_cutoff", "queue_size", "max_labels"):
@@ -187,14 +207,20 @@ class ScanConfig:
 
     def _refuse_feedback_loop(self) -> None:
         """Refuse a destination whose output would be listed again by this very sweep."""
-        if self.source.bucket != self.dest.bucket:
-            return
-        out_prefix = f"{self.dest.folder}{self.folder_name}/"
-        if out_prefix.startswith(self.source.prefix) or self.source.prefix.startswith(out_prefix):
-            raise ConfigError(
-                f"destination {self.dest} would write into the source listing {self.source}: "
-                "choose another bucket or a prefix outside the source prefix"
-            )
+        outputs = [("destination", self.dest)]
+        if self.review_threshold is not None:
+            outputs.append(("review location", self.review_location))
+        for what, out in outputs:
+            if self.source.bucket != out.bucket:
+                continue
+            out_prefix = f"{out.folder}{self.folder_name}/"
+            if out_prefix.startswith(self.source.prefix) or self.source.prefix.startswith(
+                out_prefix
+            ):
+                raise ConfigError(
+                    f"{what} {out} would write into the source listing {self.source}: "
+                    "choose another bucket or a prefix outside the source prefix"
+                )
 
     @property
     def job(self) -> dict[str, object]:
@@ -205,7 +231,9 @@ class ScanConfig:
             "labels": sorted(self.wanted),
             "threshold": self.threshold,
             "name": self.folder_name,
-        }
+        } | (
+            {"review_threshold": self.review_threshold} if self.review_threshold is not None else {}
+        )
 
     @property
     def folder_name(self) -> str:
@@ -216,6 +244,28 @@ class ScanConfig:
     def effective_queue_size(self) -> int:
         """The bound on listed objects waiting for a worker."""
         return self.queue_size if self.queue_size is not None else 4 * self.concurrency
+
+    @property
+    def min_confidence(self) -> float:
+        """``MinConfidence`` sent to DetectLabels: low enough to see the review band."""
+        return self.review_threshold if self.review_threshold is not None else self.threshold
+
+    @property
+    def review_location(self) -> S3Location:
+        """Where review-band images go: :attr:`review`, or ``DEST[/PREFIX]/_review``."""
+        if self.review is not None:
+            return self.review
+        return S3Location(self.dest.bucket, f"{self.dest.folder}_review/")
+
+    def review_key(self, key: str) -> str:
+        """Where a review-band image's copy goes: ``REVIEW/<name>/<key>``."""
+        return f"{self.review_location.folder}{self.folder_name}/{key}"
+
+    def longest_key(self, key: str) -> str:
+        """The longest key this object may be copied to (checked against S3's limit)."""
+        if self.review_threshold is None:
+            return self.dest_key(key)
+        return max(self.dest_key(key), self.review_key(key), key=len)
 
     def dest_key(self, key: str) -> str:
         """Where a hit's copy goes: ``[PREFIX/]<name>/<key>``, the key kept byte for byte."""

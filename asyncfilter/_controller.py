@@ -143,7 +143,8 @@ class Controller:
             self._miss_streak += 1
             if self._miss_cutoff is not None and self._miss_streak >= self._miss_cutoff:
                 self.stop(StopReason.MISS_CUTOFF)
-        elif outcome is Outcome.HIT or outcome is Outcome.SURPLUS:
+        elif outcome is Outcome.HIT or outcome is Outcome.SURPLUS or outcome is Outcome.REVIEW:
+            # a review image shows what was asked for, only less surely: not a sign of wrong data
             self._miss_streak = 0
         elif outcome is Outcome.SKIPPED:
             assert result.skip_reason is not None
@@ -222,6 +223,7 @@ class Controller:
             skipped=c[Outcome.SKIPPED],
             errors=c[Outcome.ERROR],
             surplus=c[Outcome.SURPLUS],
+            review=c[Outcome.REVIEW],
             throttled=self.throttled,
             paid_calls=self.paid_calls,
             cached=self.cached,

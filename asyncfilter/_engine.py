@@ -25,7 +25,7 @@ from ._listing import Lister
 from ._matching import Matcher
 from ._models import Detection, Label, S3Object
 from ._rate import AdaptiveRate, FixedRate
-from ._results import ImageResult, Outcome
+from ._results import ImageResult, Match, Outcome
 
 #: Called with every decided image, after the controller has counted it.
 Emit = Callable[[ImageResult], Awaitable[None]]
@@ -70,7 +70,7 @@ class Engine:
         self._emit = emit
         self._ledger = ledger
         self._job = job
-        self._matcher = Matcher(config.labels, config.threshold)
+        self._matcher = Matcher(config.labels, config.min_confidence)
         self._limiter: AdaptiveRate | FixedRate | None = None
 
     async def run(self) -> None:
@@ -99,10 +99,11 @@ class Engine:
         self._ctl.record(result)
         if self._ledger is not None:
             config = self._config
+            review = result.outcome is Outcome.REVIEW
             self._ledger.record(
                 result,
-                dest_bucket=config.dest.bucket,
-                min_confidence=config.threshold,
+                dest_bucket=config.review_location.bucket if review else config.dest.bucket,
+                min_confidence=config.min_confidence,
                 max_labels=config.max_labels,
                 job=self._job,
             )
@@ -139,7 +140,7 @@ class Engine:
         """Skip what Rekognition would reject, look the rest up in the ledger, queue it."""
         ctl = self._ctl
         ledger = self._ledger
-        dest_key = self._config.dest_key
+        dest_key = self._config.longest_key
         async with send, pages_in:
             with anyio.CancelScope() as waiting:
                 ctl.watch(waiting)
@@ -190,7 +191,7 @@ class Engine:
                         item = await receive.receive()
                         obj, entry = item
                         if entry is not None and entry.answers(
-                            obj.etag, config.threshold, config.max_labels
+                            obj.etag, config.min_confidence, config.max_labels
                         ):
                             cached = _stored_detection(entry)
                         else:
@@ -234,20 +235,44 @@ class Engine:
         match = self._matcher.match(detection.labels)
         if match is None:
             return ImageResult(obj, Outcome.MISS, **common)
+        config = self._config
+        if match.confidence < config.threshold:
+            return await self._deliver(
+                obj, entry, match, common, Outcome.REVIEW, config.review_location.bucket,
+                config.review_key(obj.key),
+            )  # fmt: skip
         if not await self._ctl.claim_copy():
             return ImageResult(obj, Outcome.SURPLUS, match=match, **common)
-        dest_key = self._config.dest_key(obj.key)
-        if entry is not None and entry.copied and entry.dest_key == dest_key and not paid:
-            # copied by an earlier run of this sweep: counts toward the target, costs nothing
+        result = await self._deliver(
+            obj, entry, match, common, Outcome.HIT, config.dest.bucket, config.dest_key(obj.key)
+        )
+        if result.outcome is Outcome.HIT:
             self._ctl.copy_done()
-            return ImageResult(obj, Outcome.HIT, match=match, dest_key=dest_key, **common)
+        else:
+            self._ctl.release_copy()
+        return result
+
+    async def _deliver(
+        self,
+        obj: S3Object,
+        entry: Entry | None,
+        match: Match,
+        common: dict[str, Any],
+        outcome: Outcome,
+        bucket: str,
+        key: str,
+    ) -> ImageResult:
+        """Copy a hit or a review image, unless an earlier run of this sweep already did."""
+        if entry is not None and entry.copied and entry.dest_key == key and common["cached"]:
+            # copied by an earlier run: counts again (toward the target, for a hit), for free
+            return ImageResult(obj, outcome, match=match, dest_key=key, **common)
+        grace = self._config.copy_grace_s
         try:
             # A copy in flight finishes even when the sweep is stopping or cancelled, within
-            # its own deadline, so no hit is left half-done.
-            with anyio.move_on_after(self._config.copy_grace_s, shield=True) as scope:
-                await self._copier.copy(obj, self._config.dest.bucket, dest_key)
+            # its own deadline, so no copy is left half-done.
+            with anyio.move_on_after(grace, shield=True) as scope:
+                await self._copier.copy(obj, bucket, key)
         except ImageFailed as exc:
-            self._ctl.release_copy()
             return ImageResult(
                 obj,
                 Outcome.ERROR,
@@ -257,17 +282,15 @@ class Engine:
                 **common,
             )
         if scope.cancelled_caught:
-            self._ctl.release_copy()
             return ImageResult(
                 obj,
                 Outcome.ERROR,
                 match=match,
                 error_code="CopyTimeout",
-                error_message=f"copy did not finish within {self._config.copy_grace_s} s",
+                error_message=f"copy did not finish within {grace} s",
                 **common,
             )
-        self._ctl.copy_done()
-        return ImageResult(obj, Outcome.HIT, match=match, dest_key=dest_key, **common)
+        return ImageResult(obj, outcome, match=match, dest_key=key, **common)
 
     async def _detect(self, obj: S3Object) -> tuple[Detection, int] | ImageResult:
         """Call the detector, retrying throttling and transient failures with backoff."""
@@ -277,7 +300,7 @@ class Engine:
             attempts += 1
             try:
                 detection = await self._detector.detect(
-                    obj, min_confidence=config.threshold, max_labels=config.max_labels
+                    obj, min_confidence=config.min_confidence, max_labels=config.max_labels
                 )
                 if self._limiter is not None:
                     self._limiter.succeeded()

@@ -30,7 +30,7 @@ from ._errors import ConfigError
 from ._results import ImageResult, Outcome
 
 APPLICATION_ID = 0x4146_4C47  # "AFLG"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Per-image errors worth paying for again on the next run; every other error is final.
 RETRYABLE_CODES = frozenset(
     {
@@ -66,6 +66,9 @@ CREATE TABLE objects (
     response BLOB,
     first_seen REAL NOT NULL,
     decided_at REAL NOT NULL,
+    match_instances TEXT,
+    image_width INTEGER,
+    image_height INTEGER,
     PRIMARY KEY (bucket, key)
 );
 CREATE TABLE jobs (
@@ -75,6 +78,24 @@ CREATE TABLE jobs (
     updated_at REAL NOT NULL
 );
 """
+
+
+#: The columns :meth:`Ledger.record` writes, in its order.
+_COLUMNS = (
+    "bucket, key, etag, size, outcome, skip_reason, error_code, error_message, match_label, "
+    "match_via, match_detected, match_confidence, dest_bucket, dest_key, copied, "
+    "min_confidence, max_labels, model_version, response, first_seen, decided_at, "
+    "match_instances"
+)
+_MARKS = ",".join("?" * len(_COLUMNS.split(",")))
+#: How a ledger of an older schema version is brought up to date, one step per version.
+_MIGRATIONS = {
+    1: (
+        "ALTER TABLE objects ADD COLUMN match_instances TEXT",
+        "ALTER TABLE objects ADD COLUMN image_width INTEGER",
+        "ALTER TABLE objects ADD COLUMN image_height INTEGER",
+    ),
+}
 
 
 class LedgerError(ConfigError):
@@ -206,8 +227,18 @@ class Ledger:
                 blob = item.pop("response")
                 item["response"] = json.loads(zlib.decompress(blob)) if blob else None
                 item["copied"] = bool(item["copied"])
+                instances = item.get("match_instances")
+                item["match_instances"] = json.loads(instances) if instances else []
                 out.append(item)
         return out
+
+    async def save_sizes(self, sizes: Sequence[tuple[str, str, int, int]]) -> None:
+        """Remember pixel sizes read from image headers: ``(bucket, key, width, height)``."""
+        await self._db.executemany(
+            "UPDATE objects SET image_width = ?, image_height = ? WHERE bucket = ? AND key = ?",
+            [(w, h, b, k) for b, k, w, h in sizes],
+        )
+        await self._db.commit()
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -226,8 +257,9 @@ class Ledger:
         the original record); only a copy it led to is.
         """
         obj, match, now = result.object, result.match, time.time()
+        copied = result.outcome is Outcome.HIT or result.outcome is Outcome.REVIEW
         if result.cached:
-            if result.outcome is Outcome.HIT and result.dest_key is not None:
+            if copied and result.dest_key is not None:
                 self._copies.append((dest_bucket, result.dest_key, now, obj.bucket, obj.key))
                 self._wake.set()
             return
@@ -243,11 +275,12 @@ class Ledger:
                 match.label if match else None, match.via if match else None,
                 match.detected if match else None, match.confidence if match else None,
                 dest_bucket if result.dest_key else None, result.dest_key,
-                int(result.outcome is Outcome.HIT),
+                int(copied),
                 min_confidence if response is not None else None,
                 max_labels if response is not None else None,
                 response.get("LabelModelVersion") if response is not None else None,
                 blob, now, now,
+                json.dumps(match.to_dict()["instances"]) if match and match.instances else None,
             )
         )  # fmt: skip
         self._wake.set()
@@ -272,12 +305,13 @@ class Ledger:
         copies, self._copies = self._copies, []
         paid, self._paid = self._paid, {}
         await self._db.executemany(
-            "INSERT INTO objects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            f"INSERT INTO objects ({_COLUMNS}) VALUES ({_MARKS}) "
             "ON CONFLICT (bucket, key) DO UPDATE SET etag=excluded.etag, size=excluded.size, "
             "outcome=excluded.outcome, skip_reason=excluded.skip_reason, "
             "error_code=excluded.error_code, error_message=excluded.error_message, "
             "match_label=excluded.match_label, match_via=excluded.match_via, "
             "match_detected=excluded.match_detected, match_confidence=excluded.match_confidence, "
+            "match_instances=excluded.match_instances, "
             "dest_bucket=COALESCE(excluded.dest_bucket, dest_bucket), "
             "dest_key=COALESCE(excluded.dest_key, dest_key), "
             "copied=MAX(copied, excluded.copied), "
@@ -356,7 +390,7 @@ async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
         else:
             async with db.execute("PRAGMA user_version") as cur:
                 version = (await cur.fetchone() or (0,))[0]
-            if version != SCHEMA_VERSION:
+            if version > SCHEMA_VERSION or version not in (*_MIGRATIONS, SCHEMA_VERSION):
                 raise LedgerError(
                     f"ledger {path} has schema version {version}; this asyncfilter reads "
                     f"version {SCHEMA_VERSION}"
@@ -365,6 +399,12 @@ async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
                 check = (await cur.fetchone() or ("",))[0]
             if check != "ok":
                 raise LedgerError(f"ledger {path} is corrupt ({check}); it was left untouched")
+            while version in _MIGRATIONS:  # an older ledger, brought up to date in place
+                for statement in _MIGRATIONS[version]:
+                    await db.execute(statement)
+                version += 1
+                await db.execute(f"PRAGMA user_version = {version}")
+                await db.commit()
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute("PRAGMA synchronous = NORMAL")
     except sqlite3.DatabaseError as exc:

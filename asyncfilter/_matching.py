@@ -3,6 +3,9 @@
 The published loop compared only label *names*, so asking for ``bird`` missed every ``Robin``
 whose parent is ``Bird``. Here a label matches through its name, any parent or any alias,
 case-insensitively, provided its confidence reaches the threshold.
+
+With a review band the matcher looks down to the band's lower edge; whether the match is a hit
+or a review is then one comparison of its confidence with the threshold, made by the engine.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ class Matcher:
     __slots__ = ("_by_folded", "_threshold")
 
     def __init__(self, wanted: Iterable[str], threshold: float) -> None:
+        """``threshold``: the lowest confidence that matches (the review band's edge, if any)."""
         # casefolded -> the label as the user spelled it, so results echo the user's spelling
         self._by_folded = {w.casefold(): w for w in wanted}
         self._threshold = threshold
@@ -35,7 +39,7 @@ class Matcher:
             found = self._via(label, wanted)
             if found is not None:
                 want, via = found
-                best = Match(wanted[want], via, label.name, label.confidence)
+                best = Match(wanted[want], via, label.name, label.confidence, label.instances)
         return best
 
     @staticmethod

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ._models import S3Object
+from ._models import Instance, S3Object
 
 
 class Outcome(StrEnum):
@@ -23,6 +23,10 @@ class Outcome(StrEnum):
     """The service or the copy failed for this image; ``error_code`` says why."""
     SURPLUS = "surplus"
     """It matched after the hit target was already filled, so it was not copied."""
+    REVIEW = "review"
+    """A wanted label was found with a confidence in the review band (at least
+    ``review_threshold``, below ``threshold``): copied to the review location for a person to
+    decide. It does not count toward the hit target."""
 
 
 class SkipReason(StrEnum):
@@ -67,6 +71,33 @@ class Match:
     detected: str
     """The name of the label Rekognition returned."""
     confidence: float
+    instances: tuple[Instance, ...] = ()
+    """Where that label is in the image (boxes as fractions), when Rekognition located it."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, with boxes in Rekognition's own shape (``BoundingBox``, ``Confidence``)."""
+        out: dict[str, Any] = {
+            "label": self.label,
+            "via": self.via,
+            "detected": self.detected,
+            "confidence": self.confidence,
+        }
+        if self.instances:
+            out["instances"] = [instance_to_dict(i) for i in self.instances]
+        return out
+
+
+def instance_to_dict(instance: Instance) -> dict[str, Any]:
+    box = instance.box
+    return {
+        "BoundingBox": {
+            "Left": box.left,
+            "Top": box.top,
+            "Width": box.width,
+            "Height": box.height,
+        },
+        "Confidence": instance.confidence,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +131,7 @@ class ImageResult:
             "outcome": self.outcome.value,
         }
         if self.match is not None:
-            m = self.match
-            out["match"] = {
-                "label": m.label,
-                "via": m.via,
-                "detected": m.detected,
-                "confidence": m.confidence,
-            }
+            out["match"] = self.match.to_dict()
         if self.dest_key is not None:
             out["dest_key"] = self.dest_key
         if self.skip_reason is not None:
@@ -137,6 +162,8 @@ class Stats:
     skipped: int = 0
     errors: int = 0
     surplus: int = 0
+    review: int = 0
+    """Images in the review band, copied to the review location."""
     throttled: int = 0
     elapsed_s: float = 0.0
     estimated_cost_usd: float = 0.0
@@ -146,7 +173,7 @@ class Stats:
     @property
     def decided(self) -> int:
         """Images that have reached an outcome."""
-        return self.hits + self.misses + self.skipped + self.errors + self.surplus
+        return self.hits + self.misses + self.skipped + self.errors + self.surplus + self.review
 
     @property
     def images_per_s(self) -> float:
@@ -178,6 +205,7 @@ class Report:
             "skipped": s.skipped,
             "errors": s.errors,
             "surplus": s.surplus,
+            "review": s.review,
             "calls_started": s.calls_started,
             "paid_calls": s.paid_calls,
             "cached": s.cached,

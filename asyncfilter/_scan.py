@@ -270,6 +270,7 @@ def _brief(report: Report) -> dict[str, Any]:
     s = report.stats
     return {
         "hits": s.hits,
+        "review": s.review,
         "misses": s.misses,
         "skipped": s.skipped,
         "errors": s.errors,

@@ -152,6 +152,28 @@ async def test_corrupt_and_foreign_ledgers_are_refused_and_left_untouched(
     assert foreign.read_bytes() == before
 
 
+async def test_a_version_1_ledger_is_migrated_and_its_answers_still_count(
+    s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str], tmp_path: Path
+) -> None:
+    await story(s3, emulator, buckets[0], 6)
+    state = tmp_path / "ledger.sqlite"
+    await scan(config_for(state=str(state)))
+    with sqlite3.connect(state) as db:  # what the first release wrote
+        for column in ("match_instances", "image_width", "image_height"):
+            db.execute(f"ALTER TABLE objects DROP COLUMN {column}")
+        db.execute("PRAGMA user_version = 1")
+    await admin(emulator.reset)
+    report = await scan(config_for(state=str(state)))
+    assert report.stats.paid_calls == 0
+    assert report.stats.cached == 6
+    with sqlite3.connect(state) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    with sqlite3.connect(state) as db:
+        db.execute("PRAGMA user_version = 99")
+    with pytest.raises(LedgerError, match="schema version 99"):
+        await scan(config_for(state=str(state)))
+
+
 async def test_a_second_sweep_on_the_same_ledger_is_refused(
     config_for: Any, tmp_path: Path
 ) -> None:

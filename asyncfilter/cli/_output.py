@@ -17,11 +17,15 @@ from .._scan import Sweep
 
 
 def progress_text(stats: Stats) -> Text:
+    review: tuple[tuple[str, str] | str, ...] = (
+        (("  review ", "dim"), (f"{stats.review:,}", "bold yellow")) if stats.review else ()
+    )
     return Text.assemble(
         ("scanned ", "dim"),
         (f"{stats.decided:,}", "bold"),
         ("  hits ", "dim"),
         (f"{stats.hits:,}", "bold green"),
+        *review,
         ("  misses ", "dim"),
         f"{stats.misses:,}",
         ("  skipped ", "dim"),
@@ -47,7 +51,9 @@ def summary_text(report: Report) -> str:
     s = report.stats
     lines = [
         f"stopped: {report.stop_reason.value}" + (f" ({report.error})" if report.error else ""),
-        f"hits {s.hits:,}  misses {s.misses:,}  skipped {s.skipped:,}  errors {s.errors:,}"
+        f"hits {s.hits:,}"
+        + (f"  review {s.review:,}" if s.review else "")
+        + f"  misses {s.misses:,}  skipped {s.skipped:,}  errors {s.errors:,}"
         + (f"  surplus {s.surplus:,}" if s.surplus else ""),
         f"elapsed {s.elapsed_s:.2f} s  {s.images_per_s:,.1f} images/s  paid calls {s.paid_calls:,}"
         f"  estimated cost ${s.estimated_cost_usd:,.3f}",
