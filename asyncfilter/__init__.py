@@ -12,12 +12,15 @@ from ._errors import (
     CredentialsError,
     DestinationError,
     ErrorRateExceeded,
+    ExportError,
     ImageFailed,
     SourceError,
     SweepAborted,
     Throttled,
     TransientError,
 )
+from ._export import FORMATS as EXPORT_FORMATS
+from ._export import ExportReport, FormatReport, ManifestLimits, export
 from ._listing import Lister, S3Lister
 from ._models import BoundingBox, Detection, Instance, Label, S3Object
 from ._results import ImageResult, Match, Outcome, Report, SkipReason, Stats, StopReason
@@ -26,6 +29,7 @@ from ._scan import Sweep, open_scan, scan
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "EXPORT_FORMATS",
     "AsyncFilterError",
     "BoundingBox",
     "ConfigError",
@@ -35,11 +39,15 @@ __all__ = [
     "Detection",
     "Detector",
     "ErrorRateExceeded",
+    "ExportError",
+    "ExportReport",
+    "FormatReport",
     "ImageFailed",
     "ImageResult",
     "Instance",
     "Label",
     "Lister",
+    "ManifestLimits",
     "Match",
     "Outcome",
     "RekognitionDetector",
@@ -58,6 +66,7 @@ __all__ = [
     "Throttled",
     "TransientError",
     "__version__",
+    "export",
     "open_scan",
     "scan",
 ]

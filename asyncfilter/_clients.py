@@ -23,6 +23,11 @@ USER_AGENT = "asyncfilter/0.1"
 
 
 def make_session(config: ScanConfig) -> Any:
+    """The session a sweep with ``config`` uses (see :func:`session_for`)."""
+    return session_for(profile=config.profile, region=config.region)
+
+
+def session_for(*, profile: str | None, region: str | None) -> Any:
     """An aioboto3 session from the config, falling back to the standard AWS chain.
 
     Its response parser leaves timestamps as text: botocore parses every ListObjectsV2
@@ -30,9 +35,9 @@ def make_session(config: ScanConfig) -> Any:
     and nothing in a sweep reads them. Sessions passed in by a caller are left as they are.
     """
     try:
-        session = aioboto3.Session(profile_name=config.profile, region_name=config.region)
+        session = aioboto3.Session(profile_name=profile, region_name=region)
     except ProfileNotFound as exc:
-        raise ConfigError(f"AWS profile {config.profile!r} not found") from exc
+        raise ConfigError(f"AWS profile {profile!r} not found") from exc
     factory = session._session.get_component("response_parser_factory")
     factory.set_parser_defaults(timestamp_parser=str)
     return session
@@ -53,9 +58,29 @@ async def open_s3(stack: AsyncExitStack, session: Any, config: ScanConfig) -> An
     cfg = _client_config(
         config, retries={"mode": "standard", "total_max_attempts": config.s3_max_attempts}
     )
+    return await _open(stack, session, "s3", config.s3_endpoint_url, cfg)
+
+
+async def open_plain_s3(
+    stack: AsyncExitStack, session: Any, *, endpoint_url: str | None, pool: int = 24
+) -> Any:
+    """An S3 client for work outside a sweep (exports), with botocore's standard retries."""
+    cfg = AioConfig(
+        max_pool_connections=pool,
+        connect_timeout=10,
+        read_timeout=60,
+        retries={"mode": "standard", "total_max_attempts": 5},
+        user_agent_extra=USER_AGENT,
+    )
+    return await _open(stack, session, "s3", endpoint_url, cfg)
+
+
+async def _open(
+    stack: AsyncExitStack, session: Any, service: str, endpoint_url: str | None, cfg: AioConfig
+) -> Any:
     try:
         return await stack.enter_async_context(
-            session.client("s3", endpoint_url=config.s3_endpoint_url, config=cfg)
+            session.client(service, endpoint_url=endpoint_url, config=cfg)
         )
     except NoRegionError as exc:
         raise ConfigError("no AWS region: pass --region or set AWS_REGION") from exc
@@ -64,12 +89,7 @@ async def open_s3(stack: AsyncExitStack, session: Any, config: ScanConfig) -> An
 async def open_rekognition(stack: AsyncExitStack, session: Any, config: ScanConfig) -> Any:
     """Open the sweep's Rekognition client on ``stack``."""
     cfg = _client_config(config, retries={"total_max_attempts": 1})
-    try:
-        return await stack.enter_async_context(
-            session.client("rekognition", endpoint_url=config.rekognition_endpoint_url, config=cfg)
-        )
-    except NoRegionError as exc:
-        raise ConfigError("no AWS region: pass --region or set AWS_REGION") from exc
+    return await _open(stack, session, "rekognition", config.rekognition_endpoint_url, cfg)
 
 
 async def check_bucket(

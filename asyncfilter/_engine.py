@@ -106,6 +106,7 @@ class Engine:
                 min_confidence=config.min_confidence,
                 max_labels=config.max_labels,
                 job=self._job,
+                folder=config.folder_name,
             )
         if self._emit is not None:
             await self._emit(result)

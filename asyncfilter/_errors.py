@@ -61,6 +61,11 @@ class ErrorRateExceeded(SweepAborted):
 # --- signals between services and the engine -------------------------------------------------
 
 
+class ExportError(AsyncFilterError):
+    """An export cannot be written as asked: a training tool's limit would be exceeded, or the
+    output location cannot be written. Nothing is half-written when it is raised."""
+
+
 class ImageFailed(AsyncFilterError):
     """This one image cannot be processed; record it and go on.
 

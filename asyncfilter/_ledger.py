@@ -67,8 +67,10 @@ CREATE TABLE objects (
     first_seen REAL NOT NULL,
     decided_at REAL NOT NULL,
     match_instances TEXT,
+    folder TEXT,
     image_width INTEGER,
     image_height INTEGER,
+    image_depth INTEGER,
     PRIMARY KEY (bucket, key)
 );
 CREATE TABLE jobs (
@@ -85,15 +87,17 @@ _COLUMNS = (
     "bucket, key, etag, size, outcome, skip_reason, error_code, error_message, match_label, "
     "match_via, match_detected, match_confidence, dest_bucket, dest_key, copied, "
     "min_confidence, max_labels, model_version, response, first_seen, decided_at, "
-    "match_instances"
+    "match_instances, folder"
 )
 _MARKS = ",".join("?" * len(_COLUMNS.split(",")))
 #: How a ledger of an older schema version is brought up to date, one step per version.
 _MIGRATIONS = {
     1: (
         "ALTER TABLE objects ADD COLUMN match_instances TEXT",
+        "ALTER TABLE objects ADD COLUMN folder TEXT",
         "ALTER TABLE objects ADD COLUMN image_width INTEGER",
         "ALTER TABLE objects ADD COLUMN image_height INTEGER",
+        "ALTER TABLE objects ADD COLUMN image_depth INTEGER",
     ),
 }
 
@@ -232,11 +236,13 @@ class Ledger:
                 out.append(item)
         return out
 
-    async def save_sizes(self, sizes: Sequence[tuple[str, str, int, int]]) -> None:
-        """Remember pixel sizes read from image headers: ``(bucket, key, width, height)``."""
+    async def save_sizes(self, sizes: Sequence[tuple[str, str, int, int, int]]) -> None:
+        """Remember pixel sizes read from image headers: ``(bucket, key, width, height, depth)``
+        in the frame Rekognition uses, so a second export reads no header again."""
         await self._db.executemany(
-            "UPDATE objects SET image_width = ?, image_height = ? WHERE bucket = ? AND key = ?",
-            [(w, h, b, k) for b, k, w, h in sizes],
+            "UPDATE objects SET image_width = ?, image_height = ?, image_depth = ? "
+            "WHERE bucket = ? AND key = ?",
+            [(w, h, d, b, k) for b, k, w, h, d in sizes],
         )
         await self._db.commit()
 
@@ -250,17 +256,26 @@ class Ledger:
         min_confidence: float,
         max_labels: int | None,
         job: str,
+        folder: str | None = None,
     ) -> None:
         """Queue one decided image for the writer; never waits.
 
         An answer that came from the ledger itself is not written back (that would replace
-        the original record); only a copy it led to is.
+        the original record); only a copy it led to is, with the decision behind it, so that
+        exports describe what the copy is.
         """
         obj, match, now = result.object, result.match, time.time()
         copied = result.outcome is Outcome.HIT or result.outcome is Outcome.REVIEW
+        instances = json.dumps(match.to_dict()["instances"]) if match and match.instances else None
         if result.cached:
-            if copied and result.dest_key is not None:
-                self._copies.append((dest_bucket, result.dest_key, now, obj.bucket, obj.key))
+            if copied and result.dest_key is not None and match is not None:
+                self._copies.append(
+                    (
+                        dest_bucket, result.dest_key, now, result.outcome.value, match.label,
+                        match.via, match.detected, match.confidence, instances, folder,
+                        obj.bucket, obj.key,
+                    )
+                )  # fmt: skip
                 self._wake.set()
             return
         response = result.response
@@ -280,7 +295,8 @@ class Ledger:
                 max_labels if response is not None else None,
                 response.get("LabelModelVersion") if response is not None else None,
                 blob, now, now,
-                json.dumps(match.to_dict()["instances"]) if match and match.instances else None,
+                instances,
+                folder if result.dest_key else None,
             )
         )  # fmt: skip
         self._wake.set()
@@ -312,6 +328,7 @@ class Ledger:
             "match_label=excluded.match_label, match_via=excluded.match_via, "
             "match_detected=excluded.match_detected, match_confidence=excluded.match_confidence, "
             "match_instances=excluded.match_instances, "
+            "folder=COALESCE(excluded.folder, folder), "
             "dest_bucket=COALESCE(excluded.dest_bucket, dest_bucket), "
             "dest_key=COALESCE(excluded.dest_key, dest_key), "
             "copied=MAX(copied, excluded.copied), "
@@ -323,8 +340,9 @@ class Ledger:
             rows,
         )
         await self._db.executemany(
-            "UPDATE objects SET copied = 1, dest_bucket = ?, dest_key = ?, decided_at = ? "
-            "WHERE bucket = ? AND key = ?",
+            "UPDATE objects SET copied = 1, dest_bucket = ?, dest_key = ?, decided_at = ?, "
+            "outcome = ?, match_label = ?, match_via = ?, match_detected = ?, "
+            "match_confidence = ?, match_instances = ?, folder = ? WHERE bucket = ? AND key = ?",
             copies,
         )
         now = time.time()

@@ -159,7 +159,7 @@ async def test_a_version_1_ledger_is_migrated_and_its_answers_still_count(
     state = tmp_path / "ledger.sqlite"
     await scan(config_for(state=str(state)))
     with sqlite3.connect(state) as db:  # what the first release wrote
-        for column in ("match_instances", "image_width", "image_height"):
+        for column in ("match_instances", "folder", "image_width", "image_height", "image_depth"):
             db.execute(f"ALTER TABLE objects DROP COLUMN {column}")
         db.execute("PRAGMA user_version = 1")
     await admin(emulator.reset)

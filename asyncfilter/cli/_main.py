@@ -1,4 +1,4 @@
-"""The ``asyncfilter`` command: ``scan``, ``emulator`` and ``demo``.
+"""The ``asyncfilter`` command: ``scan``, ``plan``, ``export``, ``emulator`` and ``demo``.
 
 Exit codes: 0 finished or stopped by a rule; 1 aborted by an error; 2 bad usage or
 configuration; 130 interrupted. Every error is one line on stderr, before anything is paid.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -18,12 +17,14 @@ import orjson
 from rich.console import Console
 
 from .._config import S3Location, ScanConfig
-from .._errors import ConfigError, SweepAborted
+from .._errors import ConfigError, ExportError, SweepAborted
+from .._export import FORMATS as EXPORT_FORMATS
+from .._export import ExportReport, export
 from .._ledger import default_state_path
 from .._results import Report, StopReason
 from .._scan import Sweep, open_scan
 from ._logging import configure_logging
-from ._output import ResultsWriter, show_progress, summary_text
+from ._output import ResultsWriter, export_text, show_progress, summary_text
 
 EXIT_OK, EXIT_ABORTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -129,22 +130,52 @@ def config_from(opts: dict[str, Any]) -> ScanConfig:
     )
 
 
+_FORMAT_CHOICE = click.Choice(list(EXPORT_FORMATS))
+
+
 @cli.command()
 @sweep_options
 @click.option("--results", type=click.Path(dir_okay=False), help="Write per-image JSON Lines here.")
 @click.option("--progress/--no-progress", default=None, help="Live progress (default: on a TTY).")
+@click.option(
+    "--manifest",
+    "manifests",
+    multiple=True,
+    type=_FORMAT_CHOICE,
+    help="Export this format from the ledger as the sweep ends (repeatable).",
+)
+@click.option("--manifest-to", metavar="DIR|s3://BUCKET[/PREFIX]",
+              help="Where --manifest writes (default: DEST[/PREFIX]/_manifests).")  # fmt: skip
 def scan(**opts: Any) -> int:
     """Sweep SOURCE, copy images that show a wanted label to DEST/<name>/<key>."""
     config = config_from(opts)
+    manifests: tuple[str, ...] = opts["manifests"]
+    if manifests and config.state is None:
+        raise ConfigError("--manifest exports from the ledger: it cannot be used with --no-state")
+    if opts["manifest_to"] and not manifests:
+        raise ConfigError("--manifest-to needs at least one --manifest FORMAT")
+    to = opts["manifest_to"] or f"s3://{config.dest.bucket}/{config.dest.folder}_manifests/"
     configure_logging(opts["log_format"], opts["log_level"])
     progress = opts["progress"] if opts["progress"] is not None else sys.stderr.isatty()
     code: int = anyio.run(
-        _scan, config, opts["results"], opts["as_json"], progress, backend="asyncio"
+        _scan,
+        config,
+        opts["results"],
+        opts["as_json"],
+        progress,
+        (manifests, to),
+        backend="asyncio",
     )
     return code
 
 
-async def _scan(config: ScanConfig, results: str | None, as_json: bool, progress: bool) -> int:
+async def _scan(
+    config: ScanConfig,
+    results: str | None,
+    as_json: bool,
+    progress: bool,
+    manifests: tuple[tuple[str, ...], str] = ((), ""),
+) -> int:
     console = Console(stderr=True)
     writer = ResultsWriter(results) if results else None
     report: Report | None = None
@@ -176,14 +207,37 @@ async def _scan(config: ScanConfig, results: str | None, as_json: bool, progress
             writer.close()
     if config_error is not None:
         raise config_error
+    exported: ExportReport | None = None
+    formats, to = manifests
+    if formats and code == EXIT_OK and config.state is not None:
+        # after the sweep has closed the ledger; an export failure keeps the sweep's summary
+        try:
+            exported = await export(
+                config.state,
+                formats,
+                to,
+                names=[config.folder_name],
+                region=config.region,
+                profile=config.profile,
+                s3_endpoint_url=config.s3_endpoint_url,
+                expected_bucket_owner=config.expected_bucket_owner,
+            )
+        except ExportError as exc:
+            console.print(
+                f"asyncfilter: error: {exc}", markup=False, highlight=False, soft_wrap=True
+            )
+            code = EXIT_ABORTED
     if report is not None:
         if as_json:
-            sys.stdout.buffer.write(
-                orjson.dumps(report.to_dict(), option=orjson.OPT_APPEND_NEWLINE)
-            )
+            summary = report.to_dict()
+            if exported is not None:
+                summary["exports"] = exported.to_dict()
+            sys.stdout.buffer.write(orjson.dumps(summary, option=orjson.OPT_APPEND_NEWLINE))
             sys.stdout.flush()
         else:
             click.echo(summary_text(report))
+            if exported is not None:
+                click.echo(export_text(exported))
         if code == EXIT_OK and report.stop_reason is StopReason.INTERRUPTED:
             code = EXIT_INTERRUPTED
     return code
@@ -232,7 +286,7 @@ def plan(**opts: Any) -> int:
     return EXIT_OK
 
 
-@cli.command()
+@cli.command(name="export")
 @click.option(
     "--state",
     required=True,
@@ -240,14 +294,75 @@ def plan(**opts: Any) -> int:
     help="The ledger file to export.",
 )
 @click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False),
-    default="-",
-    help="Where to write JSON Lines (default: stdout).",
+    "--format",
+    "formats",
+    multiple=True,
+    type=_FORMAT_CHOICE,
+    help="Repeatable. Default: jsonl, the whole ledger.",
 )
-def export(state: str, output: str) -> int:
-    """Write the ledger as JSON Lines: one object per line, raw responses included."""
+@click.option(
+    "--to",
+    "-o",
+    "to",
+    metavar="DIR|s3://BUCKET[/PREFIX]",
+    help="Where to write (default: stdout for jsonl alone, else required).",
+)
+@click.option(
+    "--outcome",
+    "outcomes",
+    multiple=True,
+    type=click.Choice(["hit", "review"]),
+    help="Copied images to export (default: hits; review for labelstudio).",
+)
+@click.option("--name", "names", multiple=True, help="Only this class (copy folder); repeatable.")
+@click.option(
+    "--job-name",
+    default="asyncfilter",
+    show_default=True,
+    help="Ground Truth's job-name and COCO's contributor.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@click.option("--region", help="AWS region (default: the AWS chain).")
+@click.option("--profile", help="AWS profile (default: the AWS chain).")
+@click.option("--s3-endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL_S3).")
+@click.option("--expected-bucket-owner", metavar="ACCOUNT_ID",
+              help="Sent as ExpectedBucketOwner on every S3 call.")  # fmt: skip
+def export_command(**opts: Any) -> int:
+    """Write the ledger's copied images as training manifests, without a Rekognition call.
+
+    Formats: gt-classification and gt-detection (SageMaker Ground Truth manifests, which
+    Rekognition Custom Labels imports), coco, yolo, labelstudio (pre-annotated tasks) and jsonl
+    (the whole ledger).
+    """
+    formats: tuple[str, ...] = opts["formats"] or ("jsonl",)
+    to: str | None = opts["to"]
+    if to in (None, "-"):
+        if formats != ("jsonl",):
+            raise ConfigError("--to DIR or s3://BUCKET/PREFIX is required for these formats")
+        return _ledger_to_stdout(opts["state"])
+    report: ExportReport = anyio.run(
+        lambda: export(
+            opts["state"],
+            formats,
+            to,
+            outcomes=opts["outcomes"] or None,
+            names=opts["names"] or None,
+            region=opts["region"],
+            profile=opts["profile"],
+            s3_endpoint_url=opts["s3_endpoint_url"],
+            expected_bucket_owner=opts["expected_bucket_owner"],
+            job_name=opts["job_name"],
+        ),
+        backend="asyncio",
+    )
+    if opts["as_json"]:
+        sys.stdout.buffer.write(orjson.dumps(report.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
+    else:
+        click.echo(export_text(report))
+    return EXIT_OK
+
+
+def _ledger_to_stdout(state: str) -> int:
     from .._ledger import Ledger
 
     async def rows() -> list[dict[str, Any]]:
@@ -257,14 +372,8 @@ def export(state: str, output: str) -> int:
         finally:
             await ledger.aclose()
 
-    data = b"".join(
-        orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
-        for row in anyio.run(rows, backend="asyncio")
-    )
-    if output == "-":
-        sys.stdout.buffer.write(data)
-    else:
-        Path(output).write_bytes(data)
+    for row in anyio.run(rows, backend="asyncio"):
+        sys.stdout.buffer.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
     return EXIT_OK
 
 
@@ -342,7 +451,7 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         click.echo(f"asyncfilter: error: {exc}", err=True)
         code = EXIT_USAGE
-    except SweepAborted as exc:
+    except (SweepAborted, ExportError) as exc:
         click.echo(f"asyncfilter: error: {exc}", err=True)
         code = EXIT_ABORTED
     except KeyboardInterrupt:

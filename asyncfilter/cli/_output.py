@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from .._export import ExportReport
 from .._results import ImageResult, Report, Stats
 from .._scan import Sweep
 
@@ -101,3 +102,28 @@ class ResultsWriter:
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def export_text(report: ExportReport) -> str:
+    """One line per format: what it holds, what was left out and why, where it went."""
+    lines = []
+    for name, f in report.formats.items():
+        left_out = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in f.excluded.items())
+        where = (
+            f.files[0] if len(f.files) == 1 else f"{len(f.files)} files under {_common(f.files)}"
+        )
+        lines.append(
+            f"export {name}: {f.images:,} images"
+            + (f", {f.boxes:,} boxes" if f.boxes else "")
+            + (f" (left out: {left_out})" if left_out else "")
+            + f" -> {where}"
+        )
+    for uri, reason in sorted(report.unreadable.items()):
+        lines.append(f"warning: no pixel size for {uri}: {reason}")
+    return "\n".join(lines)
+
+
+def _common(paths: list[str]) -> str:
+    import os.path
+
+    return os.path.commonpath(paths) if paths else ""

@@ -13,11 +13,22 @@ def make_image(
     *,
     fmt: str = "JPEG",
     color: tuple[int, int, int] = (200, 80, 40),
+    orientation: int | None = None,
 ) -> bytes:
-    """Encoded bytes of a one-colour image, in any format Pillow writes (JPEG, PNG, GIF...)."""
+    """Encoded bytes of a one-colour image, in any format Pillow writes (JPEG, PNG, GIF...).
+
+    ``orientation`` sets the EXIF Orientation tag (JPEG): 6 means "rotate a quarter turn
+    clockwise to view", so a stored 200x100 image is seen, and boxed by Rekognition, as 100x200.
+    """
     from PIL import Image
 
     buffer = io.BytesIO()
     mode = "RGB" if fmt.upper() in ("JPEG", "PNG", "WEBP", "TIFF") else "P"
-    Image.new(mode, (width, height), color if mode == "RGB" else 1).save(buffer, format=fmt)
+    image = Image.new(mode, (width, height), color if mode == "RGB" else 1)
+    if orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        image.save(buffer, format=fmt, exif=exif)
+    else:
+        image.save(buffer, format=fmt)
     return buffer.getvalue()

@@ -1,0 +1,109 @@
+"""What an export is made of: the copied images the ledger knows, one :class:`Record` each.
+
+Exports read only the ledger (and, for pixel sizes, image headers in S3): never Rekognition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .._models import BoundingBox, Instance
+from .._results import Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSize:
+    """Pixel size in the frame Rekognition's boxes refer to (after EXIF orientation)."""
+
+    width: int
+    height: int
+    depth: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One copied image and the decision behind it."""
+
+    source_bucket: str
+    source_key: str
+    bucket: str
+    """Where the copy is: the destination (hits) or the review location."""
+    key: str
+    outcome: Outcome
+    class_name: str
+    """The folder the copy is in: the class a training tool learns."""
+    detected: str
+    confidence: float
+    """Rekognition's confidence, 0-100."""
+    instances: tuple[Instance, ...]
+    model_version: str | None
+    decided_at: float
+    size: ImageSize | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def with_size(self, size: ImageSize | None) -> Record:
+        return replace(self, size=size)
+
+
+def _instances(data: Iterable[Mapping[str, Any]]) -> tuple[Instance, ...]:
+    out = []
+    for item in data:
+        box = item.get("BoundingBox") or {}
+        out.append(
+            Instance(
+                BoundingBox(
+                    float(box.get("Left", 0.0)),
+                    float(box.get("Top", 0.0)),
+                    float(box.get("Width", 0.0)),
+                    float(box.get("Height", 0.0)),
+                ),
+                float(item.get("Confidence", 0.0)),
+            )
+        )
+    return tuple(out)
+
+
+def records_from_rows(
+    rows: Iterable[Mapping[str, Any]],
+    outcomes: Collection[Outcome],
+    names: Collection[str] | None = None,
+) -> list[Record]:
+    """The copied images among the ledger's ``rows`` whose outcome is in ``outcomes`` (and
+    whose class is in ``names``, when given), in the ledger's (bucket, key) order."""
+    records = []
+    for row in rows:
+        if not row["copied"] or not row["dest_key"] or row["outcome"] not in outcomes:
+            continue
+        class_name = row.get("folder") or row["match_label"]
+        if class_name is None or (names is not None and class_name not in names):
+            continue
+        width, height = row.get("image_width"), row.get("image_height")
+        records.append(
+            Record(
+                source_bucket=row["bucket"],
+                source_key=row["key"],
+                bucket=row["dest_bucket"],
+                key=row["dest_key"],
+                outcome=Outcome(row["outcome"]),
+                class_name=class_name,
+                detected=row["match_detected"] or class_name,
+                confidence=float(row["match_confidence"] or 0.0),
+                instances=_instances(row.get("match_instances") or ()),
+                model_version=row.get("model_version"),
+                decided_at=float(row["decided_at"]),
+                size=ImageSize(width, height, row.get("image_depth") or 3)
+                if width and height
+                else None,
+            )
+        )
+    return records
+
+
+def class_ids(records: Iterable[Record]) -> dict[str, int]:
+    """Classes numbered from 0 in name order, so the same data always gets the same ids."""
+    return {name: i for i, name in enumerate(sorted({r.class_name for r in records}))}

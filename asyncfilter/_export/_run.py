@@ -1,0 +1,198 @@
+"""The export: from the ledger to the files training tools import, without paying a call.
+
+It reads the ledger's copied images, reads the pixel size of those that need one from the
+image header (a ranged GET, remembered in the ledger for next time), builds every format in
+memory, checks the training tools' limits, and only then writes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .._clients import open_plain_s3, session_for
+from .._errors import ConfigError
+from .._ledger import Ledger
+from .._results import Outcome
+from ._coco import coco
+from ._format import Builder, Built, ExportContext, ManifestLimits
+from ._groundtruth import classification, detection
+from ._labelstudio import labelstudio
+from ._records import Record, class_ids, records_from_rows
+from ._sink import is_s3, write_files
+from ._sizes import read_sizes
+from ._yolo import yolo
+
+
+@dataclass(frozen=True, slots=True)
+class _Format:
+    build: Builder | None
+    outcomes: frozenset[Outcome]
+    """What it exports unless told otherwise."""
+    needs_sizes: bool
+
+
+_HITS = frozenset({Outcome.HIT})
+FORMATS: dict[str, _Format] = {
+    "gt-classification": _Format(classification, _HITS, needs_sizes=False),
+    "gt-detection": _Format(detection, _HITS, needs_sizes=True),
+    "coco": _Format(coco, _HITS, needs_sizes=True),
+    "yolo": _Format(yolo, _HITS, needs_sizes=False),
+    "labelstudio": _Format(labelstudio, frozenset({Outcome.REVIEW}), needs_sizes=True),
+    "jsonl": _Format(None, frozenset(Outcome), needs_sizes=False),
+}
+"""Every export format by name. ``jsonl`` is the whole ledger, one object a line."""
+
+
+@dataclass(frozen=True, slots=True)
+class FormatReport:
+    """What one format holds."""
+
+    images: int
+    boxes: int
+    excluded: dict[str, int]
+    """Images left out, by reason (``no_boxes``, ``size_unknown``, ``over_box_limit``)."""
+    files: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ExportReport:
+    """What an export wrote."""
+
+    formats: dict[str, FormatReport]
+    header_reads: int = 0
+    """Images whose header was read from S3 for their pixel size (the rest were known)."""
+    unreadable: dict[str, str] = field(default_factory=dict)
+    """``s3://`` URL to the reason its header could not be read."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "formats": {
+                name: {
+                    "images": f.images,
+                    "boxes": f.boxes,
+                    "excluded": f.excluded,
+                    "files": f.files,
+                }
+                for name, f in self.formats.items()
+            },
+            "header_reads": self.header_reads,
+            "unreadable": self.unreadable,
+        }
+
+
+async def export(
+    state: str | Path,
+    formats: Sequence[str],
+    to: str,
+    *,
+    outcomes: Collection[Outcome | str] | None = None,
+    names: Collection[str] | None = None,
+    s3_client: Any | None = None,
+    session: Any | None = None,
+    region: str | None = None,
+    profile: str | None = None,
+    s3_endpoint_url: str | None = None,
+    expected_bucket_owner: str | None = None,
+    job_name: str = "asyncfilter",
+    limits: ManifestLimits | None = None,
+) -> ExportReport:
+    """Write ``formats`` from the ledger at ``state`` to the folder or ``s3://`` prefix ``to``.
+
+    Only copied images are exported: hits by default, the review band for ``labelstudio``;
+    ``outcomes`` chooses for every format, ``names`` limits the classes (copy folders).
+    Rekognition is never called. S3 is read only for pixel sizes not yet in the ledger and
+    written only when ``to`` is an ``s3://`` URL.
+
+    Raises :class:`~asyncfilter.ExportError` (nothing written) when a format's limits would be
+    exceeded or the output cannot be written, :class:`~asyncfilter.ConfigError` for bad input.
+    """
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ConfigError(
+            f"unknown export format {', '.join(unknown) or '(none)'}; choose from "
+            + ", ".join(FORMATS)
+        )
+    chosen = _outcomes(outcomes)
+    context = ExportContext(classes={}, job_name=job_name, limits=limits or ManifestLimits())
+    async with AsyncExitStack() as stack:
+        ledger = await Ledger.open(state)
+        stack.push_async_callback(ledger.aclose)
+        rows = await ledger.rows()
+        selected = {
+            name: records_from_rows(rows, chosen or FORMATS[name].outcomes, names)
+            for name in formats
+        }
+        sizing = {
+            (r.bucket, r.key): r
+            for name, records in selected.items()
+            if FORMATS[name].needs_sizes
+            for r in records
+            if r.size is None and r.instances  # only boxes need pixels
+        }
+
+        async def client() -> Any:
+            nonlocal s3_client, session
+            if s3_client is None:
+                session = session or session_for(profile=profile, region=region)
+                s3_client = await open_plain_s3(stack, session, endpoint_url=s3_endpoint_url)
+            return s3_client
+
+        unreadable: dict[str, str] = {}
+        if sizing:
+            sizes, failed = await read_sizes(
+                await client(), list(sizing.values()), expected_owner=expected_bucket_owner
+            )
+            await ledger.save_sizes(
+                [
+                    (r.source_bucket, r.source_key, s.width, s.height, s.depth)
+                    for where, s in sizes.items()
+                    for r in [sizing[where]]
+                ]
+            )
+            unreadable = {f"s3://{b}/{k}": reason for (b, k), reason in failed.items()}
+            selected = {
+                name: [r.with_size(sizes.get((r.bucket, r.key), r.size)) for r in records]
+                for name, records in selected.items()
+            }
+        built = {name: _build(name, records, rows, context) for name, records in selected.items()}
+        files = [f for b in built.values() for f in b.files]
+        written = await write_files(
+            to,
+            files,
+            s3=await client() if is_s3(to) else None,
+            expected_owner=expected_bucket_owner,
+        )
+    reports, at = {}, 0
+    for name, b in built.items():
+        reports[name] = FormatReport(
+            b.images, b.boxes, dict(b.excluded), written[at : at + len(b.files)]
+        )
+        at += len(b.files)
+    return ExportReport(reports, header_reads=len(sizing), unreadable=unreadable)
+
+
+def _outcomes(outcomes: Collection[Outcome | str] | None) -> frozenset[Outcome] | None:
+    if outcomes is None:
+        return None
+    try:
+        return frozenset(Outcome(o) for o in outcomes)
+    except ValueError as exc:
+        raise ConfigError(f"unknown outcome: {exc}") from None
+
+
+def _build(
+    name: str, records: list[Record], rows: list[dict[str, Any]], context: ExportContext
+) -> Built:
+    spec = FORMATS[name]
+    if spec.build is None:  # the ledger itself
+        data = b"".join(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE) for row in rows)
+        return Built(files=[("ledger.jsonl", data)], images=len(rows), excluded=Counter())
+    ctx = ExportContext(class_ids(records), context.job_name, context.limits)
+    return spec.build(records, ctx)

@@ -1,0 +1,326 @@
+"""Exports: every format built from the ledger and loaded back the way its ecosystem loads it.
+
+The data: hits with boxes (one stored sideways with EXIF orientation 6, one with a box reaching
+past the edge), a hit with no box, review-band images and misses, swept once over real HTTP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+import pytest
+import yaml
+from helpers import labels_entries, list_keys, seed
+
+from asyncfilter import (
+    ExportError,
+    ManifestLimits,
+    Outcome,
+    export,
+    scan,
+)
+from asyncfilter._export._format import ExportContext
+from asyncfilter._export._groundtruth import detection
+from asyncfilter._export._records import ImageSize, Record
+from asyncfilter._models import BoundingBox, Instance
+from asyncfilter.testing import EmulatorProcess, make_image
+
+FORMATS = ["gt-classification", "gt-detection", "coco", "yolo", "labelstudio"]
+GT_FIELDS = {"confidence", "job-name", "class-name", "human-annotated", "creation-date", "type"}
+
+
+def robin(confidence: float, *boxes: tuple[float, float, float, float]) -> dict[str, Any]:
+    return {
+        "Name": "Robin",
+        "Confidence": confidence,
+        "Parents": [{"Name": "Bird"}],
+        "Instances": [
+            {
+                "BoundingBox": {"Left": b[0], "Top": b[1], "Width": b[2], "Height": b[3]},
+                "Confidence": confidence - 2,
+            }
+            for b in boxes
+        ],
+    }
+
+
+IMAGES: dict[str, tuple[bytes, list[dict[str, Any]]]] = {
+    "a/upright.jpg": (make_image(200, 100), [robin(95, (0.1, 0.2, 0.5, 0.25))]),
+    # stored 200x100, seen (and boxed by Rekognition) as 100x200
+    "a/sideways.jpg": (make_image(200, 100, orientation=6), [robin(93, (0.1, 0.2, 0.5, 0.25))]),
+    "a/edge.png": (
+        make_image(160, 120, fmt="PNG"),
+        [robin(91, (0.8, 0.9, 0.4, 0.3), (0.0, 0.0, 0.25, 0.5))],
+    ),
+    "a/no-box.jpg": (make_image(96, 96), [robin(90)]),
+    "b/maybe-1.jpg": (make_image(120, 80), [robin(70, (0.25, 0.25, 0.5, 0.5))]),
+    "b/maybe-2.jpg": (make_image(120, 80), [robin(65)]),
+    "b/nest.jpg": (make_image(96, 96), [{"Name": "Nest", "Confidence": 99.0}]),
+}
+
+
+@pytest.fixture
+async def swept(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any, tmp_path: Path
+) -> Path:
+    """The ledger of one sweep of IMAGES with a review band; the emulator's counts zeroed."""
+    source, _ = buckets
+    await seed(s3, source, {k: body for k, (body, _) in IMAGES.items()})
+    entries = labels_entries(source, {k: labels for k, (_, labels) in IMAGES.items()})
+    await anyio.to_thread.run_sync(emulator.add_labels, entries)
+    state = tmp_path / "ledger.sqlite"
+    report = await scan(config_for(review_threshold=60, state=str(state)))
+    assert (report.stats.hits, report.stats.review, report.stats.misses) == (4, 2, 1)
+    await anyio.to_thread.run_sync(emulator.reset)
+    return state
+
+
+async def test_every_format_loads_back_and_export_makes_no_call(
+    swept: Path,
+    moto: Any,
+    emulator: EmulatorProcess,
+    buckets: tuple[str, str],
+    tmp_path: Path,
+) -> None:
+    _, dest = buckets
+    out = tmp_path / "out"
+    report = await export(swept, FORMATS, str(out), s3_endpoint_url=moto.endpoint_url)
+    assert (await anyio.to_thread.run_sync(emulator.stats))["calls"] == 0
+    counts = {name: (f.images, f.boxes, f.excluded) for name, f in report.formats.items()}
+    assert counts == {
+        "gt-classification": (4, 0, {}),
+        "gt-detection": (3, 4, {"no_boxes": 1}),
+        "coco": (3, 4, {"no_boxes": 1}),
+        "yolo": (3, 4, {"no_boxes": 1}),
+        "labelstudio": (2, 1, {}),
+    }
+    assert report.header_reads == 4  # the images with boxes; a ranged GET each, at most
+
+    # Ground Truth classification: every required field, pointing at the copies
+    lines = [orjson.loads(x) for x in (out / "classification.manifest").read_bytes().splitlines()]
+    assert {line["source-ref"] for line in lines} == {
+        f"s3://{dest}/Robin/a/{name}"
+        for name in ("upright.jpg", "sideways.jpg", "edge.png", "no-box.jpg")
+    }
+    for line in lines:
+        meta = line["class-metadata"]
+        assert line["class"] == 0
+        assert set(meta) == GT_FIELDS
+        assert meta["type"] == "groundtruth/image-classification"
+        assert meta["human-annotated"] == "no"
+        assert meta["class-name"] == "Robin"
+        assert 0 < meta["confidence"] <= 1
+
+    # Ground Truth object detection: integer pixel boxes in the EXIF-corrected frame, clipped
+    boxes = {}
+    for raw in (out / "detection.manifest").read_bytes().splitlines():
+        line = orjson.loads(raw)
+        meta = line["bounding-box-metadata"]
+        assert set(meta) == {"objects", "class-map", "type", "human-annotated", "creation-date",
+                             "job-name"}  # fmt: skip
+        assert meta["type"] == "groundtruth/object-detection"
+        assert meta["class-map"] == {"0": "Robin"}
+        size = line["bounding-box"]["image_size"][0]
+        annotations = line["bounding-box"]["annotations"]
+        assert len(meta["objects"]) == len(annotations)
+        for a in annotations:
+            assert all(
+                isinstance(a[k], int) for k in ("class_id", "left", "top", "width", "height")
+            )
+            assert a["left"] + a["width"] <= size["width"]
+            assert a["top"] + a["height"] <= size["height"]
+        name = line["source-ref"].rsplit("/", 1)[1]
+        boxes[name] = (size, [(a["left"], a["top"], a["width"], a["height"]) for a in annotations])
+    assert boxes["upright.jpg"] == ({"width": 200, "height": 100, "depth": 3}, [(20, 20, 100, 25)])
+    assert boxes["sideways.jpg"] == ({"width": 100, "height": 200, "depth": 3}, [(10, 40, 50, 50)])
+    # the box reaching past the corner is clipped to the image (160x120)
+    assert boxes["edge.png"] == (
+        {"width": 160, "height": 120, "depth": 3},
+        [(128, 108, 32, 12), (0, 0, 40, 60)],
+    )
+
+    # COCO: pycocotools loads it, and its boxes score a perfect AP against themselves
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = COCO(str(out / "coco.json"))
+        found = truth.loadRes(truth.loadAnns(truth.getAnnIds()))
+        evaluation = COCOeval(truth, found, "bbox")
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    assert evaluation.stats[0] == pytest.approx(1.0)
+    assert [c["name"] for c in truth.loadCats(truth.getCatIds())] == ["Robin"]
+    sideways = next(i for i in truth.dataset["images"] if i["file_name"].endswith("sideways.jpg"))
+    assert (sideways["width"], sideways["height"]) == (100, 200)
+    assert all(a["area"] == a["bbox"][2] * a["bbox"][3] for a in truth.dataset["annotations"])
+
+    # YOLO: normalised centre boxes in [0, 1], a label file per listed image, names in data.yaml
+    data = yaml.safe_load((out / "yolo" / "data.yaml").read_text())
+    assert data["names"] == {0: "Robin"}
+    assert data["train"] == "train.txt"
+    listed = (out / "yolo" / "train.txt").read_text().split()
+    assert sorted(listed) == sorted(
+        f"./images/Robin/a/{n}" for n in ("upright.jpg", "sideways.jpg", "edge.png")
+    )
+    for image in listed:
+        label = out / "yolo" / "labels" / Path(image.removeprefix("./images/")).with_suffix(".txt")
+        for row in label.read_text().splitlines():
+            cls, *values = row.split()
+            assert cls == "0"
+            assert all(0 <= float(v) <= 1 for v in values)
+    edge = (out / "yolo/labels/Robin/a/edge.txt").read_text().split("\n")[0].split()
+    assert [float(v) for v in edge[1:]] == pytest.approx([0.9, 0.95, 0.2, 0.1])
+
+    # Label Studio: the review band, percent boxes, scores and the model version
+    tasks = json.loads((out / "labelstudio.json").read_text())
+    assert sorted(t["data"]["image"] for t in tasks) == [
+        f"s3://{dest}/_review/Robin/b/maybe-1.jpg",
+        f"s3://{dest}/_review/Robin/b/maybe-2.jpg",
+    ]
+    for task in tasks:
+        (prediction,) = task["predictions"]
+        assert prediction["model_version"] == "rekognition-detectlabels-3.0"
+        assert 0.6 <= prediction["score"] < 0.8
+        for result in prediction["result"]:
+            assert 0 <= result["score"] <= 1
+            if result["type"] == "rectanglelabels":
+                v = result["value"]
+                assert all(0 <= v[k] <= 100 for k in ("x", "y", "width", "height"))
+                assert v["x"] + v["width"] <= 100
+                assert (result["original_width"], result["original_height"]) == (120, 80)
+    config = ET.fromstring((out / "labelstudio.xml").read_text())
+    names = {el.get("name") for el in config}
+    referenced = {r["from_name"] for t in tasks for r in t["predictions"][0]["result"]}
+    assert referenced <= names
+
+    # pixel sizes were remembered: a second export reads no header
+    again = await export(swept, ["coco"], str(tmp_path / "again"))
+    assert again.header_reads == 0
+    assert (tmp_path / "again" / "coco.json").read_bytes().count(b'"bbox"') == 4
+
+
+async def test_export_to_s3_and_custom_labels_limits(
+    swept: Path, moto: Any, s3: Any, buckets: tuple[str, str], tmp_path: Path
+) -> None:
+    _, dest = buckets
+    report = await export(
+        swept, ["gt-detection", "yolo"], f"s3://{dest}/exports", s3_endpoint_url=moto.endpoint_url
+    )
+    keys = await list_keys(s3, dest, "exports/")
+    assert "exports/detection.manifest" in keys
+    assert "exports/yolo/data.yaml" in keys
+    assert sorted(report.formats["yolo"].files) == sorted(
+        f"s3://{dest}/{k}" for k in keys if "yolo" in k
+    )
+
+    with pytest.raises(ExportError, match="at most 2 a manifest"):
+        await export(swept, ["gt-classification"], str(tmp_path / "x"),
+                     limits=ManifestLimits(max_lines=2))  # fmt: skip
+    with pytest.raises(ExportError, match="imports at most 100 bytes"):
+        await export(swept, ["gt-classification"], str(tmp_path / "x"),
+                     limits=ManifestLimits(max_bytes=100))  # fmt: skip
+    assert not (tmp_path / "x").exists()  # refused means nothing written
+
+
+async def test_hits_and_review_in_two_buckets_are_refused_for_custom_labels(
+    s3: Any,
+    emulator: EmulatorProcess,
+    buckets: tuple[str, str],
+    config_for: Any,
+    tmp_path: Path,
+) -> None:
+    source, _ = buckets
+    review_bucket = f"{buckets[1]}-rev"
+    await s3.create_bucket(Bucket=review_bucket)
+    subset = {k: IMAGES[k] for k in ("a/upright.jpg", "b/maybe-1.jpg")}
+    await seed(s3, source, {k: body for k, (body, _) in subset.items()})
+    await anyio.to_thread.run_sync(
+        emulator.add_labels, labels_entries(source, {k: lb for k, (_, lb) in subset.items()})
+    )
+    state = tmp_path / "ledger.sqlite"
+    await scan(config_for(review_threshold=60, review=f"s3://{review_bucket}", state=str(state)))
+    with pytest.raises(ExportError, match="from one bucket"):
+        await export(state, ["gt-classification"], str(tmp_path / "o"), outcomes=["hit", "review"])
+    one = await export(state, ["gt-classification"], str(tmp_path / "o"), outcomes=["review"])
+    assert one.formats["gt-classification"].images == 1
+
+
+def test_more_than_50_boxes_leaves_the_image_out() -> None:
+    box = Instance(BoundingBox(0.1, 0.1, 0.2, 0.2), 90.0)
+    crowded = Record("s", "k1", "d", "Robin/k1", Outcome.HIT, "Robin", "Robin", 95.0,
+                     (box,) * 51, "3.0", 0.0, ImageSize(100, 100))  # fmt: skip
+    fine = Record("s", "k2", "d", "Robin/k2", Outcome.HIT, "Robin", "Robin", 95.0,
+                  (box,) * 50, "3.0", 0.0, ImageSize(100, 100))  # fmt: skip
+    built = detection([crowded, fine], ExportContext({"Robin": 0}))
+    assert built.images == 1
+    assert built.excluded == {"over_box_limit": 1}
+
+
+async def test_cli_scan_with_manifests_and_export_command(
+    s3: Any, moto: Any, emulator: EmulatorProcess, buckets: tuple[str, str], tmp_path: Path
+) -> None:
+    from test_cli import cli_env, scan_argv
+
+    source, dest = buckets
+    await seed(s3, source, {k: body for k, (body, _) in IMAGES.items()})
+    await anyio.to_thread.run_sync(
+        emulator.add_labels, labels_entries(source, {k: lb for k, (_, lb) in IMAGES.items()})
+    )
+    state = tmp_path / "ledger.sqlite"
+    env = cli_env(moto, emulator)
+    argv = scan_argv(source, dest, "--review-threshold", "60", "--state", str(state))
+    manifests = [a for f in FORMATS for a in ("--manifest", f)]
+    proc = await anyio.run_process([*argv, *manifests], env=env, check=False)
+    assert proc.returncode == 0, proc.stderr.decode()
+    text = proc.stdout.decode()
+    assert "review 2" in text
+    assert (
+        f"export gt-detection: 3 images, 4 boxes (left out: 1 no boxes) -> s3://{dest}/_manifests/detection.manifest"
+        in text
+    )
+    manifests_written = await list_keys(s3, dest, "_manifests/")
+    assert "_manifests/coco.json" in manifests_written
+    assert "_manifests/labelstudio.json" in manifests_written
+
+    calls = (await anyio.to_thread.run_sync(emulator.stats))["calls"]
+    out = tmp_path / "cli-out"
+    proc = await anyio.run_process(
+        [
+            *argv[:3],
+            "export",
+            "--state",
+            str(state),
+            "--format",
+            "coco",
+            "--format",
+            "yolo",
+            "--to",
+            str(out),
+            "--json",
+        ],
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    written = orjson.loads(proc.stdout)
+    assert written["formats"]["coco"]["images"] == 3
+    assert written["header_reads"] == 0
+    assert (out / "yolo" / "data.yaml").exists()
+    assert (await anyio.to_thread.run_sync(emulator.stats))["calls"] == calls
+
+    proc = await anyio.run_process(
+        [*argv[:3], "export", "--state", str(state), "--format", "coco"], env=env, check=False
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.decode().strip() == (
+        "asyncfilter: error: --to DIR or s3://BUCKET/PREFIX is required for these formats"
+    )
