@@ -124,6 +124,6 @@ def export_text(report: ExportReport) -> str:
 
 
 def _common(paths: list[str]) -> str:
-    import os.path
-
-    return os.path.commonpath(paths) if paths else ""
+    """The folder or ``s3://`` prefix that holds all of ``paths``."""
+    prefix = os.path.commonprefix(paths)  # noqa: RUF071 - by character, then cut at a "/"
+    return prefix[: prefix.rfind("/") + 1] if "/" in prefix else prefix

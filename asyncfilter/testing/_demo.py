@@ -34,15 +34,29 @@ def _label(name: str, conf: float, parents: tuple[str, ...] = (), **extra: Any) 
         "Categories": [{"Name": c} for c in extra.get("categories", ())],
         "Instances": [],
     }
-    if extra.get("box"):
-        out["Instances"] = [{"BoundingBox": extra["box"], "Confidence": round(conf, 2)}]
+    for box in extra.get("boxes", ()):
+        out["Instances"].append({"BoundingBox": box, "Confidence": round(conf - 1.5, 2)})
     return out
+
+
+def _boxes(rng: random.Random, count: int) -> list[dict[str, float]]:
+    """Where the birds are: fractions of the image, now and then reaching past its edge, as
+    Rekognition's boxes do."""
+    boxes = []
+    for _ in range(count):
+        width, height = rng.uniform(0.15, 0.5), rng.uniform(0.15, 0.5)
+        left, top = rng.uniform(-0.05, 1.0 - width * 0.7), rng.uniform(-0.05, 1.0 - height * 0.7)
+        boxes.append(
+            {"Left": round(left, 4), "Top": round(top, 4), "Width": round(width, 4),
+             "Height": round(height, 4)}
+        )  # fmt: skip
+    return boxes
 
 
 def story(count: int, seed: int) -> list[tuple[str, str, list[dict[str, Any]]]]:
     """(key, kind, labels) for ``count`` scraped images, in a seeded random order."""
     rng = random.Random(seed)
-    box = {"Left": 0.2, "Top": 0.15, "Width": 0.5, "Height": 0.6}
+    person = [{"Left": 0.3, "Top": 0.1, "Width": 0.35, "Height": 0.85}]
     kinds: list[tuple[str, float]] = [
         ("robin", 0.42),
         ("blurry-robin", 0.06),
@@ -58,24 +72,35 @@ def story(count: int, seed: int) -> list[tuple[str, str, list[dict[str, Any]]]]:
         conf = rng.uniform(86, 99.5)
         labels: list[dict[str, Any]]
         if kind == "robin":
+            boxes = _boxes(rng, rng.choice((1, 1, 1, 2)))
             labels = [
                 _label(
-                    "Robin", conf, ("Bird", "Animal"), box=box, categories=("Animals and Pets",)
+                    "Robin", conf, ("Bird", "Animal"), boxes=boxes,
+                    categories=("Animals and Pets",),
                 ),
-                _label("Bird", conf + 0.3, ("Animal",), box=box),
+                _label("Bird", conf + 0.3, ("Animal",), boxes=boxes),
                 _label("Animal", conf + 0.4),
-            ]
+            ]  # fmt: skip
         elif kind == "blurry-robin":
-            labels = [_label("Robin", rng.uniform(60, 75), ("Bird", "Animal")), _label("Bird", 88)]
+            # the review band: a robin, probably, that a person should look at
+            boxes = _boxes(rng, 1) if rng.random() < 0.7 else []
+            labels = [
+                _label("Robin", rng.uniform(60, 75), ("Bird", "Animal"), boxes=boxes),
+                _label("Bird", 88),
+            ]
         elif kind == "sparrow":
-            labels = [_label("Sparrow", conf, ("Bird", "Animal"), box=box), _label("Bird", conf)]
+            boxes = _boxes(rng, 1)
+            labels = [
+                _label("Sparrow", conf, ("Bird", "Animal"), boxes=boxes),
+                _label("Bird", conf),
+            ]
         elif kind == "nest":
             labels = [_label("Bird Nest", conf, ("Nest",)), _label("Egg", conf - 10)]
         elif kind == "campfire":
             labels = [_label("Bonfire", conf, ("Fire", "Flame")), _label("Campfire", conf - 3)]
         elif kind == "archer":
             labels = [
-                _label("Person", conf, box=box, aliases=("Human",)),
+                _label("Person", conf, boxes=person, aliases=("Human",)),
                 _label("Archery", conf - 5, ("Sport",)),
                 _label("Costume", conf - 8, ("Clothing",)),
             ]
@@ -83,6 +108,36 @@ def story(count: int, seed: int) -> list[tuple[str, str, list[dict[str, Any]]]]:
             labels = []
         out.append((f"robin/{i:05d}.jpg", kind, labels))
     return out
+
+
+_JUNK = (
+    (b"", "zero-byte upload"),
+    (b"<html>403 Forbidden</html>", "an error page saved as .jpg"),
+)
+
+
+def image_for(n: int, kind: str) -> bytes:
+    """The bytes of the story's ``n``-th object: phone photos (every seventh is stored
+    sideways with EXIF orientation 6, as phones do), or junk."""
+    if kind == "junk":
+        return _JUNK[n % 3][0] if n % 3 < 2 else make_image(40, 40)  # the last: too small
+    if n % 7 == 3:
+        return make_image(160 + n % 5, 120, color=(n % 255, 90, 160), orientation=6)
+    return make_image(160 + n % 5, 120, color=(n % 255, 90, 160))
+
+
+def _wrapped(command: list[str], width: int = 88) -> str:
+    """The command as a shell would show it, an option and its value never split."""
+    words = command[:3]
+    rest = command[3:]
+    words += [f"{rest[i]} {rest[i + 1]}" for i in range(0, len(rest) - 1, 2)]
+    lines, line = [], ""
+    for word in words:
+        if line and len(line) + len(word) + 1 > width:
+            lines.append(line)
+            line = "   "
+        line = f"{line} {word}" if line else word
+    return " \\\n".join([*lines, line])
 
 
 def _test_session() -> Any:
@@ -96,11 +151,6 @@ def _test_session() -> Any:
 
 
 async def _seed(endpoint: str, entries: list[tuple[str, str, list[dict[str, Any]]]]) -> None:
-    junk = [
-        (b"", "zero-byte upload"),
-        (b"<html>403 Forbidden</html>", "an error page saved as .jpg"),
-        (make_image(40, 40), "a thumbnail too small to label"),
-    ]
     session = _test_session()
     async with session.client("s3", endpoint_url=endpoint) as s3:
         for bucket in (SOURCE, DEST):
@@ -113,11 +163,7 @@ async def _seed(endpoint: str, entries: list[tuple[str, str, list[dict[str, Any]
 
         async with anyio.create_task_group() as tg:
             for n, (key, kind, _) in enumerate(entries):
-                if kind == "junk":
-                    body = junk[n % len(junk)][0]
-                else:
-                    body = make_image(96 + n % 5, 96, color=(n % 255, 90, 160))
-                tg.start_soon(put, key, body)
+                tg.start_soon(put, key, image_for(n, kind))
             tg.start_soon(put, "robin/captions.txt", b"robin, robin redbreast, round robin")
             tg.start_soon(put, "robin/animated.gif", make_image(96, 96, fmt="GIF"))
             tg.start_soon(put, "robin/originals/", b"")
@@ -165,13 +211,16 @@ def run_demo(*, images: int = 300, seed: int = 7) -> int:
             results = Path(tmp, "results.jsonl")
             command = [
                 "asyncfilter", "scan", f"s3://{SOURCE}/robin/", "--dest", f"s3://{DEST}",
-                "--label", "Robin", "--threshold", "80", "--target", "60", "--miss-cutoff", "25",
+                "--label", "Robin", "--threshold", "80", "--review-threshold", "60",
+                "--target", "60", "--miss-cutoff", "25",
+                "--manifest", "gt-classification", "--manifest", "gt-detection",
+                "--manifest", "coco", "--manifest", "yolo", "--manifest", "labelstudio",
                 "--tps", "40", "--concurrency", "16", "--results", str(results),
                 "--state", str(Path(tmp, "ledger.sqlite")),
                 "--s3-endpoint-url", moto.endpoint_url,
                 "--rekognition-endpoint-url", emu.endpoint_url,
             ]  # fmt: skip
-            print("\n$ " + " ".join(command[:13]) + " ...\n", flush=True)
+            print("\n$ " + _wrapped(command[: command.index("--results")]) + " ...\n", flush=True)
             env = _child_env()
             env.update(TEST_CREDENTIALS)
             code = subprocess.call(
@@ -183,12 +232,21 @@ def run_demo(*, images: int = 300, seed: int = 7) -> int:
             stats = emu.stats()
             lines = [json.loads(line) for line in results.read_text().splitlines()]
         by_key = {k: kind for k, kind, _ in entries}
-        wrong = [k for k in copied if by_key.get(k.partition("/")[2]) != "robin"]
-        print(f"\ncopied {len(copied)} objects to s3://{DEST}/, for example:")
-        for key in copied[:5]:
+        hits = [k for k in copied if k.startswith("Robin/")]
+        review = [k for k in copied if k.startswith("_review/")]
+        manifests = [k for k in copied if k.startswith("_manifests/")]
+        wrong = [k for k in hits if by_key.get(k.partition("/")[2]) != "robin"]
+        wrong += [k for k in review if by_key.get(k.split("/", 2)[2]) != "blurry-robin"]
+        print(f"\ncopied {len(hits)} hits to s3://{DEST}/Robin/, for example:")
+        for key in hits[:3]:
+            print(f"  s3://{DEST}/{key}")
+        print(f"copied {len(review)} borderline images for review to s3://{DEST}/_review/Robin/")
+        print(f"wrote {len(manifests)} export files under s3://{DEST}/_manifests/, for example:")
+        for key in [k for k in manifests if "/labels/" not in k][:6]:
             print(f"  s3://{DEST}/{key}")
         print(
-            f"every copy is a real robin: {'yes' if not wrong else 'NO: ' + ', '.join(wrong)}; "
+            f"every hit is a real robin and every review image a blurry one: "
+            f"{'yes' if not wrong else 'NO: ' + ', '.join(wrong)}; "
             f"the emulator answered {stats['answered']} of {stats['calls']} calls; "
             f"{len(lines)} results recorded"
         )
