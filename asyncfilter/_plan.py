@@ -81,14 +81,14 @@ async def plan(
             )
             for obj in page:
                 listed += 1
-                reason = skip_reason(obj, config.dest_key(obj.key))
+                reason = skip_reason(obj, config.longest_key(obj.key))
                 if reason is not None:
                     skipped[reason.value] += 1
                     continue
                 entry = entries.get(obj.key)
                 if entry is not None and (
                     entry.final(obj.etag)
-                    or entry.answers(obj.etag, config.threshold, config.max_labels)
+                    or entry.answers(obj.etag, config.min_confidence, config.max_labels)
                 ):
                     answered += 1
                 else:

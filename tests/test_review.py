@@ -134,3 +134,24 @@ def test_review_config_is_validated() -> None:
     cfg = ScanConfig(**base, threshold=80, review_threshold=60)
     assert cfg.min_confidence == 60
     assert cfg.review_key("k.jpg") == "_review/Robin/k.jpg"
+
+
+async def test_answers_stored_without_the_band_are_not_reused_for_it(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any, tmp_path: Path
+) -> None:
+    """Stored at MinConfidence 80, an answer cannot show the 60-80 band: asking for the band
+    plans and pays again; asking again with it then pays nothing."""
+    from asyncfilter._plan import plan
+
+    source, dest = buckets
+    expected = await seed_band(s3, emulator, source)
+    state = str(tmp_path / "ledger.sqlite")
+    await scan(config_for(state=state))
+    with_band = config_for(state=state, review_threshold=60)
+    assert (await plan(with_band)).would_send == len(expected)
+    report = await scan(with_band)
+    assert (report.stats.paid_calls, report.stats.review) == (len(expected), 5)
+    assert (await plan(with_band)).would_send == 0
+    again = await scan(with_band)
+    assert (again.stats.paid_calls, again.stats.review) == (0, 5)
+    assert len(await list_keys(s3, dest, "_review/")) == 5
