@@ -61,6 +61,8 @@ class Controller:
         self._miss_streak = 0
         self.stop_reason: StopReason | None = None
         self.fatal: SweepAborted | None = None
+        self.review_manifest: str | None = None
+        """Where the review manifest was written, once it has been."""
         self._watched: set[anyio.CancelScope] = set()
         self._max_error_rate = config.max_error_rate
         self._window: deque[bool] = deque(maxlen=config.error_window)
@@ -239,4 +241,5 @@ class Controller:
             skipped_by_reason=dict(self._skipped_by_reason),
             errors_by_code=dict(self._errors_by_code),
             error=str(self.fatal) if self.fatal is not None else None,
+            review_manifest=self.review_manifest,
         )

@@ -1,6 +1,8 @@
 """Copying: putting a hit where Custom Labels will train from it.
 
 CopyObject runs inside S3, so a hit costs one request and no bandwidth through this process.
+The copier also writes the one small object a sweep makes itself, the review manifest, so that
+everything a sweep writes goes through one injectable seam.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ class Copier(Protocol):
 
     async def copy(self, obj: S3Object, dest_bucket: str, dest_key: str) -> None: ...
 
+    async def put(self, bucket: str, key: str, body: bytes) -> None:
+        """Write a small object the sweep made (the review manifest)."""
+        ...
+
 
 class S3Copier:
     """Server-side CopyObject with an aiobotocore S3 client (botocore retries SlowDown/5xx)."""
@@ -46,6 +52,18 @@ class S3Copier:
             await self._client.copy_object(**kwargs)
         except Exception as exc:
             raise _copy_error(exc, dest_bucket) from exc
+
+    async def put(self, bucket: str, key: str, body: bytes) -> None:
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "Body": body}
+        if self._expected_owner:
+            kwargs["ExpectedBucketOwner"] = self._expected_owner
+        try:
+            await self._client.put_object(**kwargs)
+        except Exception as exc:
+            error = _copy_error(exc, bucket)
+            if isinstance(error, ImageFailed):  # nothing per-image about it: the bucket failed
+                error = DestinationError(f"cannot write s3://{bucket}/{key}: {error.message}")
+            raise error from exc
 
 
 def _copy_error(exc: Exception, dest_bucket: str) -> Exception:

@@ -20,6 +20,9 @@ from ._copying import Copier
 from ._detection import Detector
 from ._eligibility import skip_reason
 from ._errors import ImageFailed, SweepAborted, Throttled, TransientError
+from ._export._format import ExportContext
+from ._export._records import Record, records_from_rows
+from ._export._review import review_manifest
 from ._ledger import Entry, Ledger
 from ._listing import Lister
 from ._matching import Matcher
@@ -72,6 +75,8 @@ class Engine:
         self._job = job
         self._matcher = Matcher(config.labels, config.min_confidence)
         self._limiter: AdaptiveRate | FixedRate | None = None
+        self._reviewed: list[Record] = []
+        """The review band of this run, for its manifest when there is no ledger to ask."""
 
     async def run(self) -> None:
         """Run until every object is decided or a stop rule fires; then return."""
@@ -92,11 +97,45 @@ class Engine:
                         for _ in range(config.concurrency):
                             tg.start_soon(self._work, receive.clone())
                 outer.cancel_scope.cancel()  # the writer flushes what is left as it stops
+            if config.review_threshold is not None and self._ctl.fatal is None:
+                await self._write_review_manifest()
         finally:
             self._ctl.finish()
 
+    async def _write_review_manifest(self) -> None:
+        """List the review band beside it, ``REVIEW/<name>.manifest``: from the ledger, so that
+        images copied by earlier runs of the sweep are listed too, or from this run's results."""
+        config = self._config
+        where = config.review_location
+        folder = f"{where.folder}{config.folder_name}/"
+        if self._ledger is not None:
+            rows = await self._ledger.copied_rows([Outcome.REVIEW.value], config.folder_name)
+            records = [
+                r
+                for r in records_from_rows(rows, {Outcome.REVIEW})
+                if r.bucket == where.bucket and r.key.startswith(folder)
+            ]
+        else:
+            records = self._reviewed
+        ((_, body),) = review_manifest(records, ExportContext({})).files
+        key = f"{where.folder}{config.folder_name}.manifest"
+        try:
+            # like a copy in flight, it finishes even if the sweep is being cancelled
+            with anyio.move_on_after(config.copy_grace_s, shield=True) as scope:
+                await self._copier.put(where.bucket, key, body)
+        except SweepAborted as exc:
+            self._ctl.abort(exc)
+            return
+        if not scope.cancelled_caught:
+            self._ctl.review_manifest = f"s3://{where.bucket}/{key}"
+
     async def _record(self, result: ImageResult) -> None:
         self._ctl.record(result)
+        if result.outcome is Outcome.REVIEW and self._ledger is None and result.dest_key:
+            config = self._config
+            self._reviewed.append(
+                Record.from_result(result, config.review_location.bucket, config.folder_name)
+            )
         if self._ledger is not None:
             config = self._config
             review = result.outcome is Outcome.REVIEW

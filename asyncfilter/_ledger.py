@@ -18,7 +18,7 @@ import os
 import sqlite3
 import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,11 @@ _COLUMNS = (
     "match_instances, folder"
 )
 _MARKS = ",".join("?" * len(_COLUMNS.split(",")))
+_EXPORT_COLUMNS = (
+    "bucket, key, outcome, match_label, match_detected, match_confidence, match_instances, "
+    "dest_bucket, dest_key, model_version, decided_at, folder, image_width, image_height, "
+    "image_depth"
+)
 #: How a ledger of an older schema version is brought up to date, one step per version.
 _MIGRATIONS = {
     1: (
@@ -233,6 +238,29 @@ class Ledger:
                 item["copied"] = bool(item["copied"])
                 instances = item.get("match_instances")
                 item["match_instances"] = json.loads(instances) if instances else []
+                out.append(item)
+        return out
+
+    async def copied_rows(
+        self, outcomes: Collection[str], folder: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The copied objects with one of ``outcomes`` (and in ``folder``), without their raw
+        responses: what exports need, read cheaply from a ledger of millions of rows."""
+        marks = ",".join("?" * len(outcomes))
+        query = (
+            f"SELECT {_EXPORT_COLUMNS} FROM objects WHERE copied = 1 AND outcome IN ({marks})"
+            + (" AND folder = ?" if folder is not None else "")
+            + " ORDER BY bucket, key"
+        )
+        params = (*outcomes, folder) if folder is not None else tuple(outcomes)
+        out = []
+        async with self._db.execute(query, params) as cursor:
+            names = [d[0] for d in cursor.description]
+            async for row in cursor:
+                item = dict(zip(names, row, strict=True))
+                instances = item["match_instances"]
+                item["match_instances"] = json.loads(instances) if instances else []
+                item["copied"] = True
                 out.append(item)
         return out
 

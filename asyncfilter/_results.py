@@ -191,6 +191,8 @@ class Report:
     errors_by_code: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     """For an aborted sweep: the one-line reason."""
+    review_manifest: str | None = None
+    """The ``s3://`` URL of the review band's manifest, when the sweep has a review band."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: the ``--json`` summary."""
@@ -216,4 +218,5 @@ class Report:
             "saved_usd": round(s.saved_usd, 6),
             "skipped_by_reason": dict(self.skipped_by_reason),
             "errors_by_code": dict(self.errors_by_code),
+            "review_manifest": self.review_manifest,
         }

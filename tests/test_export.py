@@ -303,7 +303,9 @@ async def test_demo_data_set_with_a_review_band_gives_all_five_exports(
     assert report.stats.hits == len(robins)
     assert report.stats.review == len(blurry)
     assert sorted(await list_keys(s3, dest, "Robin/")) == [f"Robin/{k}" for k in robins]
-    assert sorted(await list_keys(s3, dest, "_review/")) == [f"_review/Robin/{k}" for k in blurry]
+    assert sorted(await list_keys(s3, dest, "_review/Robin/")) == [
+        f"_review/Robin/{k}" for k in blurry
+    ]
 
     await anyio.to_thread.run_sync(emulator.reset)
     out = tmp_path / "exports"

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import orjson
 import pytest
 from helpers import JPEG, labels_entries, list_keys, seed
 
@@ -54,9 +55,18 @@ async def test_review_band_is_copied_apart_and_never_counts_toward_the_target(
     assert copied == sorted(
         [f"Robin/{k}" for k, v in expected.items() if v == "hit"]
         + [f"_review/Robin/{k}" for k, v in expected.items() if v == "review"]
+        + ["_review/Robin.manifest"]
     )
     assert report.stats.review == 5
     assert report.stats.hits == 6
+    assert report.review_manifest == f"s3://{dest}/_review/Robin.manifest"
+    review = await read_manifest(s3, dest, "_review/Robin.manifest")
+    assert sorted(line["source"] for line in review) == sorted(
+        f"s3://{source}/{k}" for k, v in expected.items() if v == "review"
+    )
+    assert all(line["source-ref"].startswith(f"s3://{dest}/_review/Robin/") for line in review)
+    assert all(0.6 <= line["confidence"] < 0.8 for line in review)
+    assert all(line["instances"][0]["BoundingBox"] == BOX for line in review)
     # every hit and review image carries the matching label's boxes, in results and ledger
     for r in results:
         if r.outcome in (Outcome.HIT, Outcome.REVIEW):
@@ -75,6 +85,26 @@ async def test_review_band_is_copied_apart_and_never_counts_toward_the_target(
     again = await scan(config_for(review_threshold=60, concurrency=1, state=str(ledger)))
     assert (again.stats.hits, again.stats.review, again.stats.paid_calls) == (6, 5, 0)
     assert (await anyio.to_thread.run_sync(emulator.stats))["calls"] == 0
+    assert len(await read_manifest(s3, dest, "_review/Robin.manifest")) == 5
+
+
+async def read_manifest(s3: Any, bucket: str, key: str) -> list[dict[str, Any]]:
+    response = await s3.get_object(Bucket=bucket, Key=key)
+    async with response["Body"] as body:
+        return [orjson.loads(line) for line in (await body.read()).splitlines()]
+
+
+async def test_review_manifest_without_a_ledger_lists_this_runs_band(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
+) -> None:
+    source, dest = buckets
+    expected = await seed_band(s3, emulator, source)
+    report = await scan(config_for(review_threshold=60))
+    assert report.review_manifest == f"s3://{dest}/_review/Robin.manifest"
+    review = await read_manifest(s3, dest, "_review/Robin.manifest")
+    assert sorted(line["source-ref"] for line in review) == sorted(
+        f"s3://{dest}/_review/Robin/{k}" for k, v in expected.items() if v == "review"
+    )
 
 
 async def test_target_counts_only_hits_with_a_review_band(
@@ -111,7 +141,8 @@ async def test_review_location_can_be_another_bucket(
     expected = await seed_band(s3, emulator, source)
     await scan(config_for(review_threshold=60, review=f"s3://{review_bucket}/queue"))
     assert sorted(await list_keys(s3, review_bucket)) == sorted(
-        f"queue/Robin/{k}" for k, v in expected.items() if v == "review"
+        [f"queue/Robin/{k}" for k, v in expected.items() if v == "review"]
+        + ["queue/Robin.manifest"]
     )
     assert all(k.startswith("Robin/") for k in await list_keys(s3, dest))
 
@@ -154,4 +185,4 @@ async def test_answers_stored_without_the_band_are_not_reused_for_it(
     assert (await plan(with_band)).would_send == 0
     again = await scan(with_band)
     assert (again.stats.paid_calls, again.stats.review) == (0, 5)
-    assert len(await list_keys(s3, dest, "_review/")) == 5
+    assert len(await list_keys(s3, dest, "_review/Robin/")) == 5

@@ -5,12 +5,13 @@ Exports read only the ledger (and, for pixel sizes, image headers in S3): never 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from .._models import BoundingBox, Instance
-from .._results import Outcome
+from .._results import ImageResult, Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,27 @@ class Record:
     def with_size(self, size: ImageSize | None) -> Record:
         return replace(self, size=size)
 
+    @classmethod
+    def from_result(cls, result: ImageResult, bucket: str, class_name: str) -> Record:
+        """The record of an image this very run copied to ``bucket``."""
+        match = result.match
+        assert match is not None
+        assert result.dest_key is not None
+        response = result.response or {}
+        return cls(
+            source_bucket=result.object.bucket,
+            source_key=result.object.key,
+            bucket=bucket,
+            key=result.dest_key,
+            outcome=result.outcome,
+            class_name=class_name,
+            detected=match.detected,
+            confidence=match.confidence,
+            instances=match.instances,
+            model_version=response.get("LabelModelVersion"),
+            decided_at=time.time(),
+        )
+
 
 def _instances(data: Iterable[Mapping[str, Any]]) -> tuple[Instance, ...]:
     out = []
@@ -77,7 +99,7 @@ def records_from_rows(
     whose class is in ``names``, when given), in the ledger's (bucket, key) order."""
     records = []
     for row in rows:
-        if not row["copied"] or not row["dest_key"] or row["outcome"] not in outcomes:
+        if not row.get("copied") or not row["dest_key"] or row["outcome"] not in outcomes:
             continue
         class_name = row.get("folder") or row["match_label"]
         if class_name is None or (names is not None and class_name not in names):

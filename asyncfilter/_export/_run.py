@@ -25,6 +25,7 @@ from ._format import Builder, Built, ExportContext, ManifestLimits
 from ._groundtruth import classification, detection
 from ._labelstudio import labelstudio
 from ._records import Record, class_ids, records_from_rows
+from ._review import review_manifest
 from ._sink import is_s3, write_files
 from ._sizes import read_sizes
 from ._yolo import yolo
@@ -45,6 +46,7 @@ FORMATS: dict[str, _Format] = {
     "coco": _Format(coco, _HITS, needs_sizes=True),
     "yolo": _Format(yolo, _HITS, needs_sizes=False),
     "labelstudio": _Format(labelstudio, frozenset({Outcome.REVIEW}), needs_sizes=True),
+    "review": _Format(review_manifest, frozenset({Outcome.REVIEW}), needs_sizes=False),
     "jsonl": _Format(None, frozenset(Outcome), needs_sizes=False),
 }
 """Every export format by name. ``jsonl`` is the whole ledger, one object a line."""
@@ -124,7 +126,10 @@ async def export(
     async with AsyncExitStack() as stack:
         ledger = await Ledger.open(state)
         stack.push_async_callback(ledger.aclose)
-        rows = await ledger.rows()
+        everything = "jsonl" in formats
+        rows = await (
+            ledger.rows() if everything else ledger.copied_rows([o.value for o in Outcome])
+        )
         selected = {
             name: records_from_rows(rows, chosen or FORMATS[name].outcomes, names)
             for name in formats

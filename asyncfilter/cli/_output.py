@@ -59,6 +59,8 @@ def summary_text(report: Report) -> str:
         f"elapsed {s.elapsed_s:.2f} s  {s.images_per_s:,.1f} images/s  paid calls {s.paid_calls:,}"
         f"  estimated cost ${s.estimated_cost_usd:,.3f}",
     ]
+    if report.review_manifest:
+        lines.append(f"review band listed in {report.review_manifest}")
     if s.cached:
         lines.append(
             f"answered from the ledger {s.cached:,} (saved ${s.saved_usd:,.3f}, no calls made)"

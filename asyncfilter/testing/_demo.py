@@ -233,14 +233,17 @@ def run_demo(*, images: int = 300, seed: int = 7) -> int:
             lines = [json.loads(line) for line in results.read_text().splitlines()]
         by_key = {k: kind for k, kind, _ in entries}
         hits = [k for k in copied if k.startswith("Robin/")]
-        review = [k for k in copied if k.startswith("_review/")]
+        review = [k for k in copied if k.startswith("_review/Robin/")]
         manifests = [k for k in copied if k.startswith("_manifests/")]
         wrong = [k for k in hits if by_key.get(k.partition("/")[2]) != "robin"]
         wrong += [k for k in review if by_key.get(k.split("/", 2)[2]) != "blurry-robin"]
         print(f"\ncopied {len(hits)} hits to s3://{DEST}/Robin/, for example:")
         for key in hits[:3]:
             print(f"  s3://{DEST}/{key}")
-        print(f"copied {len(review)} borderline images for review to s3://{DEST}/_review/Robin/")
+        print(
+            f"copied {len(review)} borderline images for review to s3://{DEST}/_review/Robin/, "
+            f"listed in s3://{DEST}/_review/Robin.manifest"
+        )
         print(f"wrote {len(manifests)} export files under s3://{DEST}/_manifests/, for example:")
         for key in [k for k in manifests if "/labels/" not in k][:6]:
             print(f"  s3://{DEST}/{key}")

@@ -91,6 +91,8 @@ class FakeCopier:
 
     def __init__(self, *, fail: Mapping[str, str] | None = None) -> None:
         self.copies: list[tuple[str, str, str]] = []
+        self.objects: dict[tuple[str, str], bytes] = {}
+        """What :meth:`put` wrote, by ``(bucket, key)``."""
         self._fail = dict(fail or {})
 
     async def copy(self, obj: S3Object, dest_bucket: str, dest_key: str) -> None:
@@ -98,3 +100,7 @@ class FakeCopier:
         if obj.key in self._fail:
             raise ImageFailed(self._fail[obj.key], "injected by FakeCopier")
         self.copies.append((obj.key, dest_bucket, dest_key))
+
+    async def put(self, bucket: str, key: str, body: bytes) -> None:
+        await anyio.lowlevel.checkpoint()
+        self.objects[bucket, key] = body
