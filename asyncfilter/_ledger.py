@@ -177,7 +177,7 @@ class Ledger:
 
     @classmethod
     async def open(cls, path: str | Path) -> Ledger:
-        path = Path(path)
+        path = Path(path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
         lock_fd = _lock(path)
         try:
