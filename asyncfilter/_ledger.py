@@ -177,8 +177,7 @@ class Ledger:
 
     @classmethod
     async def open(cls, path: str | Path) -> Ledger:
-        path = Path(path).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = _place(path)
         lock_fd = _lock(path)
         try:
             db = await aiosqlite.connect(path)
@@ -399,6 +398,13 @@ class Ledger:
             finally:
                 await self._db.close()
                 os.close(self._lock_fd)
+
+
+def _place(path: str | Path) -> Path:
+    """``~`` expanded and the folder made: a ledger path as a user would type it works."""
+    placed = Path(path).expanduser()
+    placed.parent.mkdir(parents=True, exist_ok=True)
+    return placed
 
 
 def _lock(path: Path) -> int:

@@ -40,6 +40,20 @@ class Instance:
     box: BoundingBox
     confidence: float
 
+    @classmethod
+    def from_response(cls, data: Mapping[str, Any]) -> Instance:
+        """Build one from an element of a label's ``Instances`` (missing values read as 0)."""
+        box = data.get("BoundingBox") or {}
+        return cls(
+            BoundingBox(
+                float(box.get("Left", 0.0)),
+                float(box.get("Top", 0.0)),
+                float(box.get("Width", 0.0)),
+                float(box.get("Height", 0.0)),
+            ),
+            float(data.get("Confidence", 0.0)),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Label:
@@ -55,27 +69,13 @@ class Label:
     @classmethod
     def from_response(cls, data: Mapping[str, Any]) -> Label:
         """Build a label from one element of DetectLabels' ``Labels`` list."""
-        instances = []
-        for inst in data.get("Instances") or ():
-            box = inst.get("BoundingBox") or {}
-            instances.append(
-                Instance(
-                    BoundingBox(
-                        float(box.get("Left", 0.0)),
-                        float(box.get("Top", 0.0)),
-                        float(box.get("Width", 0.0)),
-                        float(box.get("Height", 0.0)),
-                    ),
-                    float(inst.get("Confidence", 0.0)),
-                )
-            )
         return cls(
             name=str(data["Name"]),
             confidence=float(data.get("Confidence", 0.0)),
             parents=tuple(str(p["Name"]) for p in data.get("Parents") or ()),
             aliases=tuple(str(a["Name"]) for a in data.get("Aliases") or ()),
             categories=tuple(str(c["Name"]) for c in data.get("Categories") or ()),
-            instances=tuple(instances),
+            instances=tuple(Instance.from_response(i) for i in data.get("Instances") or ()),
         )
 
 

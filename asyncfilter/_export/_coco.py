@@ -13,8 +13,7 @@ from typing import Any
 
 import orjson
 
-from ._format import Built, ExportContext, iso_time
-from ._geometry import to_pixels
+from ._format import Built, ExportContext, iso_time, pixel_boxes
 from ._records import Record
 
 
@@ -23,28 +22,17 @@ def coco(records: Sequence[Record], ctx: ExportContext) -> Built:
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     for record in records:
-        if not record.instances:
-            # an image that shows the class with no box would teach "nothing here": left out
-            built.excluded["no_boxes"] += 1
+        found = pixel_boxes(record, built)
+        if found is None:
             continue
-        if record.size is None:
-            built.excluded["size_unknown"] += 1
-            continue
-        boxes = [
-            (pixels, instance.confidence)
-            for instance in record.instances
-            if (pixels := to_pixels(instance.box, record.size)) is not None
-        ]
-        if not boxes:
-            built.excluded["no_boxes"] += 1
-            continue
+        size, boxes = found
         image_id = len(images) + 1
         images.append(
             {
                 "id": image_id,
                 "file_name": record.key,
-                "width": record.size.width,
-                "height": record.size.height,
+                "width": size.width,
+                "height": size.height,
                 "coco_url": record.uri,
                 "date_captured": iso_time(record.decided_at),
             }

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .._models import Instance
-from ._geometry import clip
-from ._records import Record
+from ._geometry import clip, to_pixels
+from ._records import ImageSize, Record
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +62,29 @@ def clipped_instances(record: Record) -> list[tuple[Instance, float, float, floa
         if box is not None:
             out.append((instance, box.left, box.top, box.width, box.height))
     return out
+
+
+def pixel_boxes(
+    record: Record, built: Built
+) -> tuple[ImageSize, list[tuple[tuple[int, int, int, int], float]]] | None:
+    """The image size and its boxes in whole pixels with their confidences; or ``None``, the
+    reason counted in ``built``, when the image has no box to export or no known size.
+
+    An image that shows the class with no box would teach a detector "nothing here", so it is
+    left out of the box formats rather than exported empty.
+    """
+    if not record.instances:
+        built.excluded["no_boxes"] += 1
+        return None
+    if record.size is None:
+        built.excluded["size_unknown"] += 1
+        return None
+    boxes = [
+        (pixels, instance.confidence)
+        for instance in record.instances
+        if (pixels := to_pixels(instance.box, record.size)) is not None
+    ]
+    if not boxes:
+        built.excluded["no_boxes"] += 1
+        return None
+    return record.size, boxes

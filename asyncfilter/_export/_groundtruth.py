@@ -15,8 +15,7 @@ from typing import Any
 import orjson
 
 from .._errors import ExportError
-from ._format import Built, ExportContext, iso_time
-from ._geometry import to_pixels
+from ._format import Built, ExportContext, iso_time, pixel_boxes
 from ._records import Record
 
 CLASS_ATTRIBUTE = "class"
@@ -51,37 +50,24 @@ def detection(records: Sequence[Record], ctx: ExportContext) -> Built:
     kept: list[Record] = []
     class_map = {str(i): name for name, i in ctx.classes.items()}
     for record in records:
-        if not record.instances:
-            # an image that shows the class with no box would teach "nothing here": left out
-            built.excluded["no_boxes"] += 1
+        found = pixel_boxes(record, built)
+        if found is None:
             continue
-        if record.size is None:
-            built.excluded["size_unknown"] += 1
-            continue
-        annotations, objects = [], []
-        for instance in record.instances:
-            pixels = to_pixels(instance.box, record.size)
-            if pixels is None:
-                continue
-            left, top, width, height = pixels
-            annotations.append(
-                {
-                    "class_id": ctx.classes[record.class_name],
-                    "left": left,
-                    "top": top,
-                    "width": width,
-                    "height": height,
-                }
-            )
-            objects.append({"confidence": round(instance.confidence / 100, 4)})
-        if not annotations:
-            # an image that shows the class with no box would teach "nothing here": left out
-            built.excluded["no_boxes"] += 1
-            continue
+        size, boxes = found
+        annotations = [
+            {
+                "class_id": ctx.classes[record.class_name],
+                "left": left,
+                "top": top,
+                "width": width,
+                "height": height,
+            }
+            for (left, top, width, height), _ in boxes
+        ]
+        objects = [{"confidence": round(confidence / 100, 4)} for _, confidence in boxes]
         if len(annotations) > ctx.limits.max_boxes_per_image:
             built.excluded["over_box_limit"] += 1
             continue
-        size = record.size
         lines.append(
             {
                 "source-ref": record.uri,

@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .._models import BoundingBox, Instance
+from .._models import Instance
 from .._results import ImageResult, Outcome
 
 
@@ -72,24 +72,6 @@ class Record:
         )
 
 
-def _instances(data: Iterable[Mapping[str, Any]]) -> tuple[Instance, ...]:
-    out = []
-    for item in data:
-        box = item.get("BoundingBox") or {}
-        out.append(
-            Instance(
-                BoundingBox(
-                    float(box.get("Left", 0.0)),
-                    float(box.get("Top", 0.0)),
-                    float(box.get("Width", 0.0)),
-                    float(box.get("Height", 0.0)),
-                ),
-                float(item.get("Confidence", 0.0)),
-            )
-        )
-    return tuple(out)
-
-
 def records_from_rows(
     rows: Iterable[Mapping[str, Any]],
     outcomes: Collection[Outcome],
@@ -115,7 +97,9 @@ def records_from_rows(
                 class_name=class_name,
                 detected=row["match_detected"] or class_name,
                 confidence=float(row["match_confidence"] or 0.0),
-                instances=_instances(row.get("match_instances") or ()),
+                instances=tuple(
+                    Instance.from_response(i) for i in row.get("match_instances") or ()
+                ),
                 model_version=row.get("model_version"),
                 decided_at=float(row["decided_at"]),
                 size=ImageSize(width, height, row.get("image_depth") or 3)
