@@ -71,11 +71,13 @@ async def read_sizes(
     """Sizes for ``records`` without one, read concurrently; and why any could not be read."""
     sizes: dict[tuple[str, str], ImageSize] = {}
     failed: dict[tuple[str, str], str] = {}
-    limit = anyio.Semaphore(concurrency)
+    # a fixed pool pulling from one iterator: a million images are a million reads, not a
+    # million tasks waiting at once
+    todo = iter([r for r in records if r.size is None])
 
-    async def one(record: Record) -> None:
-        where = (record.bucket, record.key)
-        async with limit:
+    async def worker() -> None:
+        for record in todo:
+            where = (record.bucket, record.key)
             try:
                 sizes[where] = await read_size(s3, record.bucket, record.key, expected_owner)
             except ValueError as exc:
@@ -87,7 +89,6 @@ async def read_sizes(
                 failed[where] = f"{failure.code}: {failure.message}"
 
     async with anyio.create_task_group() as tg:
-        for record in records:
-            if record.size is None:
-                tg.start_soon(one, record)
+        for _ in range(concurrency):
+            tg.start_soon(worker)
     return sizes, failed
