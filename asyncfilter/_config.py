@@ -141,6 +141,9 @@ class ScanConfig:
     preflight: bool = True
     """Check before paying that both buckets exist and are reachable."""
     wanted: frozenset[str] = field(init=False, repr=False)
+    review_location: S3Location = field(init=False, repr=False)
+    """Where review-band images go: :attr:`review`, or ``DEST[/PREFIX]/_review`` (worked out
+    once here, not per image)."""
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -203,6 +206,11 @@ class ScanConfig:
                 "expected_bucket_owner must be a 12-digit AWS account id, "
                 f"got {self.expected_bucket_owner!r}"
             )
+        set_(
+            self,
+            "review_location",
+            self.review or S3Location(self.dest.bucket, f"{self.dest.folder}_review/"),
+        )
         self._refuse_feedback_loop()
 
     def _refuse_feedback_loop(self) -> None:
@@ -249,13 +257,6 @@ class ScanConfig:
     def min_confidence(self) -> float:
         """``MinConfidence`` sent to DetectLabels: low enough to see the review band."""
         return self.review_threshold if self.review_threshold is not None else self.threshold
-
-    @property
-    def review_location(self) -> S3Location:
-        """Where review-band images go: :attr:`review`, or ``DEST[/PREFIX]/_review``."""
-        if self.review is not None:
-            return self.review
-        return S3Location(self.dest.bucket, f"{self.dest.folder}_review/")
 
     def review_key(self, key: str) -> str:
         """Where a review-band image's copy goes: ``REVIEW/<name>/<key>``."""

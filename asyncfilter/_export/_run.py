@@ -7,7 +7,6 @@ memory, checks the training tools' limits, and only then writes.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Collection, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -122,7 +121,6 @@ async def export(
             + ", ".join(FORMATS)
         )
     chosen = _outcomes(outcomes)
-    context = ExportContext(classes={}, job_name=job_name, limits=limits or ManifestLimits())
     async with AsyncExitStack() as stack:
         ledger = await Ledger.open(state)
         stack.push_async_callback(ledger.aclose)
@@ -154,11 +152,11 @@ async def export(
             sizes, failed = await read_sizes(
                 await client(), list(sizing.values()), expected_owner=expected_bucket_owner
             )
+            # the ledger is keyed by the source object, the sizes by the copy they were read from
             await ledger.save_sizes(
                 [
-                    (r.source_bucket, r.source_key, s.width, s.height, s.depth)
-                    for where, s in sizes.items()
-                    for r in [sizing[where]]
+                    (sizing[w].source_bucket, sizing[w].source_key, s.width, s.height, s.depth)
+                    for w, s in sizes.items()
                 ]
             )
             unreadable = {f"s3://{b}/{k}": reason for (b, k), reason in failed.items()}
@@ -166,7 +164,11 @@ async def export(
                 name: [r.with_size(sizes.get((r.bucket, r.key), r.size)) for r in records]
                 for name, records in selected.items()
             }
-        built = {name: _build(name, records, rows, context) for name, records in selected.items()}
+        limits = limits or ManifestLimits()
+        built = {
+            name: _build(name, records, rows, job_name, limits)
+            for name, records in selected.items()
+        }
         files = [f for b in built.values() for f in b.files]
         written = await write_files(
             to,
@@ -193,11 +195,18 @@ def _outcomes(outcomes: Collection[Outcome | str] | None) -> frozenset[Outcome] 
 
 
 def _build(
-    name: str, records: list[Record], rows: list[dict[str, Any]], context: ExportContext
+    name: str,
+    records: list[Record],
+    rows: list[dict[str, Any]],
+    job_name: str,
+    limits: ManifestLimits,
 ) -> Built:
     spec = FORMATS[name]
     if spec.build is None:  # the ledger itself
-        data = b"".join(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE) for row in rows)
-        return Built(files=[("ledger.jsonl", data)], images=len(rows), excluded=Counter())
-    ctx = ExportContext(class_ids(records), context.job_name, context.limits)
-    return spec.build(records, ctx)
+        return Built(files=[("ledger.jsonl", ledger_jsonl(rows))], images=len(rows))
+    return spec.build(records, ExportContext(class_ids(records), job_name, limits))
+
+
+def ledger_jsonl(rows: list[dict[str, Any]]) -> bytes:
+    """The ``jsonl`` format: every ledger row, raw responses included, one a line."""
+    return b"".join(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE) for row in rows)

@@ -20,6 +20,7 @@ from .._config import S3Location, ScanConfig
 from .._errors import ConfigError, ExportError, SweepAborted
 from .._export import FORMATS as EXPORT_FORMATS
 from .._export import ExportReport, export
+from .._export._run import ledger_jsonl
 from .._ledger import default_state_path
 from .._results import Report, StopReason
 from .._scan import Sweep, open_scan
@@ -372,8 +373,7 @@ def _ledger_to_stdout(state: str) -> int:
         finally:
             await ledger.aclose()
 
-    for row in anyio.run(rows, backend="asyncio"):
-        sys.stdout.buffer.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+    sys.stdout.buffer.write(ledger_jsonl(anyio.run(rows, backend="asyncio")))
     return EXIT_OK
 
 
