@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[emulator,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[emulator,review,browser,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -3,6 +3,8 @@
 The public API is everything named in ``__all__``; the modules behind it are private.
 """
 
+import typing
+
 from ._config import S3Location, ScanConfig
 from ._copying import Copier, S3Copier
 from ._detection import Detector, RekognitionDetector
@@ -25,6 +27,19 @@ from ._listing import Lister, S3Lister
 from ._models import BoundingBox, Detection, Instance, Label, S3Object
 from ._results import ImageResult, Match, Outcome, Report, SkipReason, Stats, StopReason
 from ._scan import Sweep, open_scan, scan
+
+if typing.TYPE_CHECKING:
+    from .review import Review, open_review, review_app
+
+
+def __getattr__(name: str) -> object:
+    """The review page needs aiohttp (the ``review`` extra): imported only when asked for."""
+    if name in ("Review", "open_review", "review_app"):
+        from . import review
+
+        return getattr(review, name)
+    raise AttributeError(f"module 'asyncfilter' has no attribute {name!r}")
+
 
 __version__ = "0.1.0.dev0"
 
@@ -52,6 +67,7 @@ __all__ = [
     "Outcome",
     "RekognitionDetector",
     "Report",
+    "Review",
     "S3Copier",
     "S3Lister",
     "S3Location",
@@ -67,6 +83,8 @@ __all__ = [
     "TransientError",
     "__version__",
     "export",
+    "open_review",
     "open_scan",
+    "review_app",
     "scan",
 ]

@@ -30,6 +30,11 @@ class Copier(Protocol):
         """Write a small object the sweep made (the review manifest)."""
         ...
 
+    async def delete(self, bucket: str, key: str) -> None:
+        """Remove an object this tool copied (the review page moving a reviewed image);
+        removing one that is already gone succeeds, so a repeated delete is harmless."""
+        ...
+
 
 class S3Copier:
     """Server-side CopyObject with an aiobotocore S3 client (botocore retries SlowDown/5xx)."""
@@ -64,6 +69,15 @@ class S3Copier:
             if isinstance(error, ImageFailed):  # nothing per-image about it: the bucket failed
                 error = DestinationError(f"cannot write s3://{bucket}/{key}: {error.message}")
             raise error from exc
+
+    async def delete(self, bucket: str, key: str) -> None:
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if self._expected_owner:
+            kwargs["ExpectedBucketOwner"] = self._expected_owner
+        try:
+            await self._client.delete_object(**kwargs)
+        except Exception as exc:
+            raise _copy_error(exc, bucket) from exc
 
 
 def _copy_error(exc: Exception, dest_bucket: str) -> Exception:

@@ -29,8 +29,44 @@ import anyio
 from ._errors import ConfigError
 from ._results import ImageResult, Outcome
 
+# --- review (the review page's tables; see asyncfilter/review/_store.py) ---------------------
+#: ``review_events`` is the append-only truth: every accept, reject and revert a person made,
+#: once per client-generated id. ``review_state`` is derived from it (the verdict wanted now)
+#: plus where the image's copy rests and the move in flight, so a worker can finish a move
+#: that a crash interrupted. ``objects.verdict``/``verdict_at`` mirror a verdict once applied.
+REVIEW_SCHEMA = (
+    """CREATE TABLE review_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_id TEXT NOT NULL UNIQUE,
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ('accept', 'reject', 'revert')),
+    at REAL NOT NULL
+)""",
+    "CREATE INDEX review_events_object ON review_events (bucket, key, seq)",
+    """CREATE TABLE review_state (
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    origin_outcome TEXT NOT NULL,
+    origin_bucket TEXT NOT NULL,
+    origin_key TEXT NOT NULL,
+    hit_bucket TEXT NOT NULL,
+    hit_key TEXT NOT NULL,
+    rejected_bucket TEXT NOT NULL,
+    rejected_key TEXT NOT NULL,
+    verdict TEXT,
+    decided_at REAL,
+    applied TEXT,
+    step TEXT,
+    step_verdict TEXT,
+    PRIMARY KEY (bucket, key)
+)""",
+    "CREATE INDEX review_state_pending ON review_state (origin_outcome, verdict)",
+    "CREATE INDEX objects_by_confidence ON objects (match_confidence, bucket, key)",
+)
+
 APPLICATION_ID = 0x4146_4C47  # "AFLG"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Per-image errors worth paying for again on the next run; every other error is final.
 RETRYABLE_CODES = frozenset(
     {
@@ -71,6 +107,8 @@ CREATE TABLE objects (
     image_width INTEGER,
     image_height INTEGER,
     image_depth INTEGER,
+    verdict TEXT,
+    verdict_at REAL,
     PRIMARY KEY (bucket, key)
 );
 CREATE TABLE jobs (
@@ -79,7 +117,7 @@ CREATE TABLE jobs (
     paid_calls INTEGER NOT NULL DEFAULT 0,
     updated_at REAL NOT NULL
 );
-"""
+""" + "".join(f"{statement};\n" for statement in REVIEW_SCHEMA)
 
 
 #: The columns :meth:`Ledger.record` writes, in its order.
@@ -103,6 +141,11 @@ _MIGRATIONS = {
         "ALTER TABLE objects ADD COLUMN image_width INTEGER",
         "ALTER TABLE objects ADD COLUMN image_height INTEGER",
         "ALTER TABLE objects ADD COLUMN image_depth INTEGER",
+    ),
+    2: (
+        "ALTER TABLE objects ADD COLUMN verdict TEXT",
+        "ALTER TABLE objects ADD COLUMN verdict_at REAL",
+        *REVIEW_SCHEMA,
     ),
 }
 
@@ -387,6 +430,12 @@ class Ledger:
             (job, json.dumps(description, sort_keys=True), time.time()),
         )
         await self._db.commit()
+
+    # --- review: the review page (asyncfilter/review/_store.py) works through this connection
+    @property
+    def connection(self) -> aiosqlite.Connection:
+        """The open SQLite connection, for the review store's own tables and queries."""
+        return self._db
 
     async def aclose(self) -> None:
         if self._closed:

@@ -17,7 +17,7 @@ import pytest
 from helpers import JPEG, labels_entries, list_keys, robin, seed
 
 from asyncfilter import StopReason, scan
-from asyncfilter._ledger import Ledger, LedgerError
+from asyncfilter._ledger import SCHEMA_VERSION, Ledger, LedgerError
 from asyncfilter._plan import plan
 from asyncfilter.testing import EmulatorProcess, MotoServer, make_image
 
@@ -159,7 +159,12 @@ async def test_a_version_1_ledger_is_migrated_and_its_answers_still_count(
     state = tmp_path / "ledger.sqlite"
     await scan(config_for(state=str(state)))
     with sqlite3.connect(state) as db:  # what the first release wrote
+        db.execute("DROP TABLE review_events")  # (schema 3: the review page's)
+        db.execute("DROP TABLE review_state")
+        db.execute("DROP INDEX objects_by_confidence")
         for column in ("match_instances", "folder", "image_width", "image_height", "image_depth"):
+            db.execute(f"ALTER TABLE objects DROP COLUMN {column}")
+        for column in ("verdict", "verdict_at"):
             db.execute(f"ALTER TABLE objects DROP COLUMN {column}")
         db.execute("PRAGMA user_version = 1")
     await admin(emulator.reset)
@@ -167,7 +172,7 @@ async def test_a_version_1_ledger_is_migrated_and_its_answers_still_count(
     assert report.stats.paid_calls == 0
     assert report.stats.cached == 6
     with sqlite3.connect(state) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     with sqlite3.connect(state) as db:
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(LedgerError, match="schema version 99"):

@@ -87,12 +87,14 @@ class FakeDetector:
 
 
 class FakeCopier:
-    """Records copies as ``(source_key, dest_bucket, dest_key)`` instead of making them."""
+    """Records copies as ``(source_key, dest_bucket, dest_key)`` instead of making them, and
+    deletes as ``(bucket, key)``."""
 
     def __init__(self, *, fail: Mapping[str, str] | None = None) -> None:
         self.copies: list[tuple[str, str, str]] = []
         self.objects: dict[tuple[str, str], bytes] = {}
         """What :meth:`put` wrote, by ``(bucket, key)``."""
+        self.deletes: list[tuple[str, str]] = []
         self._fail = dict(fail or {})
 
     async def copy(self, obj: S3Object, dest_bucket: str, dest_key: str) -> None:
@@ -104,3 +106,8 @@ class FakeCopier:
     async def put(self, bucket: str, key: str, body: bytes) -> None:
         await anyio.lowlevel.checkpoint()
         self.objects[bucket, key] = body
+
+    async def delete(self, bucket: str, key: str) -> None:
+        await anyio.lowlevel.checkpoint()
+        self.deletes.append((bucket, key))
+        self.objects.pop((bucket, key), None)

@@ -1,0 +1,317 @@
+"""The review's data in the ledger: the band a page at a time, the decisions, the moves.
+
+Pages are read in index order after a cursor (keyset pagination), never with OFFSET, so the
+10,000th page costs what the first does and a band of 100,000 opens as fast as one of 100.
+A decision is an event appended in one transaction with the verdict it leads to; the caller
+is answered only after the commit, so an acknowledged decision survives ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from .._errors import ConfigError
+from ._places import PlaceResolver, Places
+
+DECISIONS = ("accept", "reject", "revert")
+ORDERS = ("key", "confidence")
+_VERDICT_OF = {"accept": "accepted", "reject": "rejected"}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One action of a person: ``client_id`` makes a retried request count once."""
+
+    client_id: str
+    bucket: str
+    key: str
+    decision: str
+
+    def __post_init__(self) -> None:
+        if self.decision not in DECISIONS:
+            raise ConfigError(f"decision must be one of {', '.join(DECISIONS)}: {self.decision!r}")
+        if not self.client_id or len(self.client_id) > 100:
+            raise ConfigError("decision id must be 1 to 100 characters")
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A verdict not yet at rest in S3: where the image is, where it goes, how far it got."""
+
+    bucket: str
+    key: str
+    places: Places
+    origin_outcome: str
+    applied: str | None
+    verdict: str | None
+    decided_at: float | None
+    step: str | None
+    step_verdict: str | None
+
+
+def verdict_of(decisions: Sequence[str]) -> str | None:
+    """The verdict the events of one object lead to: a revert undoes the latest decision not
+    yet undone, so repeated undos walk back through the history."""
+    stack: list[str] = []
+    for decision in decisions:
+        if decision == "revert":
+            if stack:
+                stack.pop()
+        else:
+            stack.append(decision)
+    return _VERDICT_OF[stack[-1]] if stack else None
+
+
+def _band(outcome: str, name: str | None) -> tuple[str, list[Any]]:
+    """The WHERE clause of the band: copied with ``outcome`` (before any verdict moved it)."""
+    clause = (
+        "o.copied = 1 AND (CASE WHEN s.origin_outcome IS NULL THEN o.outcome "
+        "ELSE s.origin_outcome END) = ?"
+    )
+    params: list[Any] = [outcome]
+    if name is not None:
+        clause += " AND o.folder = ?"
+        params.append(name)
+    return clause, params
+
+
+_ITEM_COLUMNS = (
+    "o.bucket, o.key, o.folder, o.match_label, o.match_detected, o.match_confidence, "
+    "o.match_instances, o.dest_bucket, o.dest_key, s.verdict"
+)
+_FROM = "FROM objects o LEFT JOIN review_state s ON s.bucket = o.bucket AND s.key = o.key"
+
+
+def _item(row: Sequence[Any]) -> dict[str, Any]:
+    bucket, key, folder, label, detected, confidence, instances, dest_bucket, dest_key, v = row
+    boxes = []
+    for instance in json.loads(instances) if instances else ():
+        box = instance.get("BoundingBox") or {}
+        boxes.append(
+            {
+                "left": box.get("Left", 0.0),
+                "top": box.get("Top", 0.0),
+                "width": box.get("Width", 0.0),
+                "height": box.get("Height", 0.0),
+                "confidence": instance.get("Confidence"),
+            }
+        )
+    return {
+        "bucket": bucket,
+        "key": key,
+        "name": folder or label,
+        "detected": detected or label,
+        "confidence": confidence,
+        "boxes": boxes,
+        "at": [dest_bucket, dest_key],
+        "verdict": v,
+    }
+
+
+class ReviewStore:
+    """The band of one ledger (``outcome``, optionally one ``name``) and its decisions."""
+
+    def __init__(
+        self, db: aiosqlite.Connection, resolver: PlaceResolver, outcome: str, name: str | None
+    ) -> None:
+        self._db = db
+        self._resolver = resolver
+        self.outcome = outcome
+        self.name = name
+        self.total = 0
+        self.done = 0
+
+    @staticmethod
+    async def band_names(db: aiosqlite.Connection, outcome: str, name: str | None) -> list[str]:
+        """The classes (copy folders) in the band, to resolve before serving."""
+        where, params = _band(outcome, name)
+        query = f"SELECT DISTINCT COALESCE(o.folder, o.match_label) {_FROM} WHERE {where}"
+        async with db.execute(query, params) as cur:
+            return sorted(str(row[0]) for row in await cur.fetchall() if row[0] is not None)
+
+    async def count(self) -> None:
+        """Count the band once; decisions keep :attr:`done` up to date from then on."""
+        where, params = _band(self.outcome, self.name)
+        query = f"SELECT count(*), count(s.verdict) {_FROM} WHERE {where}"
+        async with self._db.execute(query, params) as cur:
+            row = await cur.fetchone()
+        self.total, self.done = (int(row[0]), int(row[1])) if row else (0, 0)
+
+    async def page(
+        self, *, after: Sequence[Any] | None, order: str, limit: int, pending: bool
+    ) -> tuple[list[dict[str, Any]], list[Any] | None]:
+        """Up to ``limit`` items after the cursor ``after``; and the cursor of the next page
+        (``None`` at the end). ``order`` is ``key`` or ``confidence`` (lowest first)."""
+        where, params = _band(self.outcome, self.name)
+        if pending:
+            where += " AND s.verdict IS NULL"
+        if order == "confidence":
+            sort = "o.match_confidence, o.bucket, o.key"
+            if after is not None:
+                where += " AND (o.match_confidence, o.bucket, o.key) > (?, ?, ?)"
+                params += list(after[:3])
+        else:
+            sort = "o.bucket, o.key"
+            if after is not None:
+                where += " AND (o.bucket, o.key) > (?, ?)"
+                params += list(after[:2])
+        query = f"SELECT {_ITEM_COLUMNS} {_FROM} WHERE {where} ORDER BY {sort} LIMIT ?"
+        async with self._db.execute(query, [*params, limit + 1]) as cur:
+            rows = list(await cur.fetchall())
+        items = [_item(row) for row in rows[:limit]]
+        if len(rows) <= limit or not items:
+            return items, None
+        last = items[-1]
+        cursor = [last["bucket"], last["key"]]
+        return items, [last["confidence"], *cursor] if order == "confidence" else cursor
+
+    async def location(self, bucket: str, key: str) -> tuple[str, str] | None:
+        """Where the band's object ``bucket/key`` rests now (its copy), or ``None``."""
+        where, params = _band(self.outcome, self.name)
+        query = (
+            f"SELECT o.dest_bucket, o.dest_key {_FROM} WHERE {where} AND o.bucket = ? AND o.key = ?"
+        )
+        async with self._db.execute(query, [*params, bucket, key]) as cur:
+            row = await cur.fetchone()
+        return (str(row[0]), str(row[1])) if row and row[0] and row[1] else None
+
+    async def decide(self, decisions: Sequence[Decision]) -> list[dict[str, Any]]:
+        """Append ``decisions`` and the verdicts they lead to, in one transaction committed
+        before this returns. A decision whose ``client_id`` is already stored counts once."""
+        now, out, delta = time.time(), [], 0
+        try:
+            for decision in decisions:
+                before = await self._verdict(decision.bucket, decision.key)
+                async with self._db.execute(
+                    "SELECT 1 FROM review_events WHERE client_id = ?", (decision.client_id,)
+                ) as cur:
+                    seen = await cur.fetchone() is not None
+                if seen:  # a retried request: counted the first time
+                    after = before
+                else:
+                    await self._db.execute(
+                        "INSERT INTO review_events (client_id, bucket, key, decision, at) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (decision.client_id, decision.bucket, decision.key, decision.decision, now),
+                    )
+                    after = await self._apply_event(decision, now)
+                    delta += (after is not None) - (before is not None)
+                out.append({"id": decision.client_id, "key": decision.key, "verdict": after})
+            await self._db.commit()
+        except BaseException:
+            await self._db.rollback()
+            raise
+        self.done += delta
+        return out
+
+    async def _verdict(self, bucket: str, key: str) -> str | None:
+        async with self._db.execute(
+            "SELECT verdict FROM review_state WHERE bucket = ? AND key = ?", (bucket, key)
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def _apply_event(self, decision: Decision, now: float) -> str | None:
+        async with self._db.execute(
+            "SELECT decision FROM review_events WHERE bucket = ? AND key = ? ORDER BY seq",
+            (decision.bucket, decision.key),
+        ) as cur:
+            verdict = verdict_of([row[0] for row in await cur.fetchall()])
+        updated = await self._db.execute(
+            "UPDATE review_state SET verdict = ?, decided_at = ? WHERE bucket = ? AND key = ?",
+            (verdict, now, decision.bucket, decision.key),
+        )
+        if updated.rowcount:
+            return verdict
+        places, origin_outcome = await self._first_places(decision.bucket, decision.key)
+        await self._db.execute(
+            "INSERT INTO review_state (bucket, key, origin_outcome, origin_bucket, origin_key, "
+            "hit_bucket, hit_key, rejected_bucket, rejected_key, verdict, decided_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                decision.bucket, decision.key, origin_outcome, *places.origin, *places.hit,
+                *places.rejected, verdict, now,
+            ),
+        )  # fmt: skip
+        return verdict
+
+    async def _first_places(self, bucket: str, key: str) -> tuple[Places, str]:
+        where, params = _band(self.outcome, self.name)
+        query = (
+            f"SELECT o.outcome, COALESCE(o.folder, o.match_label), o.dest_bucket, o.dest_key "
+            f"{_FROM} WHERE {where} AND o.bucket = ? AND o.key = ?"
+        )
+        async with self._db.execute(query, [*params, bucket, key]) as cur:
+            row = await cur.fetchone()
+        if row is None or not row[2] or not row[3]:
+            raise ConfigError(f"s3://{bucket}/{key} is not in this review")
+        outcome, name, copy_bucket, copy_key = row
+        places = self._resolver.places(
+            outcome=outcome, name=name, key=key, copy_bucket=copy_bucket, copy_key=copy_key
+        )
+        return places, outcome
+
+    # --- moves: what the worker applies ---------------------------------------------------
+
+    async def moves(self, limit: int = 200) -> list[Move]:
+        """Verdicts not yet at rest in S3, oldest decision first."""
+        async with self._db.execute(
+            "SELECT bucket, key, origin_bucket, origin_key, hit_bucket, hit_key, "
+            "rejected_bucket, rejected_key, origin_outcome, applied, verdict, decided_at, step, "
+            "step_verdict FROM review_state WHERE verdict IS NOT applied OR step IS NOT NULL "
+            "ORDER BY decided_at LIMIT ?",
+            (limit,),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [
+            Move(
+                bucket=r[0],
+                key=r[1],
+                places=Places((r[2], r[3]), (r[4], r[5]), (r[6], r[7])),
+                origin_outcome=r[8],
+                applied=r[9],
+                verdict=r[10],
+                decided_at=r[11],
+                step=r[12],
+                step_verdict=r[13],
+            )
+            for r in rows
+        ]
+
+    async def set_step(self, move: Move, step: str, verdict: str | None) -> None:
+        await self._db.execute(
+            "UPDATE review_state SET step = ?, step_verdict = ? WHERE bucket = ? AND key = ?",
+            (step, verdict, move.bucket, move.key),
+        )
+        await self._db.commit()
+
+    async def settle(self, move: Move, verdict: str | None) -> None:
+        """Record ``verdict`` as at rest, in ``review_state`` and in the object's row, where
+        sweeps, ``plan`` and exports read it."""
+        bucket, key = move.places.of(verdict)
+        if verdict == "accepted":
+            outcome = "hit"
+        elif verdict == "rejected":
+            outcome = "review"
+        else:
+            outcome = move.origin_outcome
+        await self._db.execute(
+            "UPDATE review_state SET applied = ?, step = NULL, step_verdict = NULL "
+            "WHERE bucket = ? AND key = ?",
+            (verdict, move.bucket, move.key),
+        )
+        await self._db.execute(
+            "UPDATE objects SET outcome = ?, dest_bucket = ?, dest_key = ?, copied = 1, "
+            "verdict = ?, verdict_at = ? WHERE bucket = ? AND key = ?",
+            (
+                outcome, bucket, key, verdict, move.decided_at if verdict else None,
+                move.bucket, move.key,
+            ),
+        )  # fmt: skip
+        await self._db.commit()

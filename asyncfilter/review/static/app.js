@@ -1,0 +1,390 @@
+// asyncfilter review page: keyboard first, no build step. Decisions are queued and sent in
+// order, in batches, each with an id made here so that a retried request counts once.
+"use strict";
+(() => {
+  const token = new URLSearchParams(location.search).get("token") || "";
+  const $ = (id) => document.getElementById(id);
+  const PREFETCH = 5;
+  const GRID_PAGE = 24;
+  const state = {
+    info: null, mode: "focus",
+    items: [], index: 0, next: undefined, loading: null,    // focus
+    grid: [], gridCursor: 0, gridNext: undefined,            // grid
+    undo: [],                                                // groups of {item, id, prev}
+    queue: [], sending: false, times: [],
+    done: 0, left: 0,
+  };
+
+  function newId() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  }
+
+  async function api(path, options = {}) {
+    const headers = Object.assign({ "X-Review-Token": token }, options.headers || {});
+    const response = await fetch(path, Object.assign({}, options, { headers }));
+    if (!response.ok) {
+      let message = response.statusText;
+      try { message = (await response.json()).error || message; } catch (e) { /* not JSON */ }
+      const error = new Error(message);
+      error.status = response.status;
+      throw error;
+    }
+    return response.json();
+  }
+
+  function setCounts(data) {
+    if (data.done === undefined) return;
+    state.done = data.done; state.left = data.left;
+    const c = $("counter");
+    c.dataset.done = data.done; c.dataset.left = data.left;
+    c.textContent = `${data.done.toLocaleString()} done · ${data.left.toLocaleString()} left`;
+  }
+
+  function showRate() {
+    const now = Date.now();
+    const t = state.times;
+    if (!t.length) { $("rate").textContent = "0 / min"; return; }
+    const minutes = Math.max((now - t[0]) / 60000, 1 / 60);
+    $("rate").textContent = `${Math.round(t.length / minutes)} / min`;
+  }
+
+  // --- sending decisions ------------------------------------------------------------------
+  function enqueue(item, decision) {
+    const entry = { id: newId(), bucket: item.bucket, key: item.key, decision };
+    state.queue.push(entry);
+    state.times.push(Date.now());
+    showRate();
+    flush();
+    return entry.id;
+  }
+
+  async function flush() {
+    if (state.sending) return;
+    state.sending = true;
+    let delay = 250;
+    try {
+      while (state.queue.length) {
+        const batch = state.queue.slice(0, 200);
+        $("saving").textContent = `saving ${state.queue.length}…`;
+        try {
+          const data = await api("api/decisions", {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ decisions: batch }),
+          });
+          state.queue.splice(0, batch.length);
+          setCounts(data);
+          delay = 250;
+        } catch (error) {
+          if (error.status === 403 || error.status === 400) {
+            $("saving").textContent = `not saved: ${error.message}`;
+            state.queue.splice(0, batch.length);
+            continue;
+          }
+          $("saving").textContent = "server unreachable, retrying…";
+          await new Promise((r) => setTimeout(r, delay));
+          delay = Math.min(delay * 2, 5000);
+        }
+      }
+      $("saving").textContent = "all saved";
+    } finally {
+      state.sending = false;
+    }
+  }
+
+  function settled() {  // resolves when everything queued has been acknowledged
+    return new Promise((resolve) => {
+      const check = () => (!state.queue.length && !state.sending ? resolve() : setTimeout(check, 20));
+      check();
+    });
+  }
+
+  // --- images -----------------------------------------------------------------------------
+  function drawBoxes(frame, item) {
+    const layer = frame.querySelector(".boxes");
+    layer.replaceChildren(...item.boxes.map((b) => {
+      const d = document.createElement("div");
+      d.className = "box";
+      d.style.left = `${b.left * 100}%`; d.style.top = `${b.top * 100}%`;
+      d.style.width = `${b.width * 100}%`; d.style.height = `${b.height * 100}%`;
+      return d;
+    }));
+  }
+
+  function loadInto(img, item, onShown) {
+    img.onload = () => onShown && onShown(item);
+    img.onerror = async () => {
+      // an expired (or moved) image: ask once for a fresh URL of where it is now
+      if (item.refreshedFrom === item.url) { img.alt = "image unavailable"; return; }
+      item.refreshedFrom = item.url;
+      try {
+        const q = new URLSearchParams({ bucket: item.bucket, key: item.key });
+        item.url = (await api(`api/url?${q}`)).url;
+        if (img.dataset.key === item.key) img.src = item.url;
+      } catch (e) { img.alt = "image unavailable"; }
+    };
+    img.dataset.key = item.key;
+    img.src = item.url;
+  }
+
+  function prefetch(from) {
+    for (const item of state.items.slice(from, from + PREFETCH)) {
+      if (!item.warm) { item.warm = new Image(); item.warm.src = item.url; }
+    }
+  }
+
+  // --- focus ------------------------------------------------------------------------------
+  async function loadMore() {
+    if (state.next === null) return;
+    if (state.loading) return state.loading;
+    state.loading = (async () => {
+      const q = new URLSearchParams({ order: "key", pending: "1", limit: state.info.page_size });
+      if (state.next) q.set("after", JSON.stringify(state.next));
+      const data = await api(`api/items?${q}`);
+      state.items.push(...data.items);
+      state.next = data.next;
+      setCounts(data);
+    })();
+    try { await state.loading; } finally { state.loading = null; }
+  }
+
+  function renderFocus() {
+    const item = state.items[state.index];
+    const frame = $("focus-frame"), img = $("focus-img");
+    $("empty").hidden = !!item;
+    frame.hidden = !item;
+    if (!item) {
+      $("cap-key").textContent = ""; $("cap-label").textContent = ""; $("cap-verdict").textContent = "";
+      delete frame.dataset.key;
+      return;
+    }
+    frame.dataset.key = item.key;
+    frame.dataset.verdict = item.verdict || "";
+    if (img.dataset.key !== item.key) loadInto(img, item);
+    drawBoxes(frame, item);
+    $("cap-key").textContent = item.key;
+    $("cap-label").textContent =
+      `${item.name}${item.detected && item.detected !== item.name ? ` (as ${item.detected})` : ""}` +
+      ` · ${item.confidence == null ? "?" : item.confidence.toFixed(1)}%`;
+    const v = $("cap-verdict");
+    v.textContent = item.verdict || "pending";
+    v.className = item.verdict ? `verdict-${item.verdict}` : "";
+    prefetch(state.index + 1);
+    if (state.items.length - state.index < 15) loadMore().then(() => prefetch(state.index + 1));
+  }
+
+  async function move(step) {
+    const to = state.index + step;
+    if (to < 0) return;
+    if (to >= state.items.length) {
+      await loadMore();
+      if (to >= state.items.length) { state.index = state.items.length; renderFocus(); return; }
+    }
+    state.index = to;
+    renderFocus();
+  }
+
+  function decideFocus(decision) {
+    const item = state.items[state.index];
+    if (!item) return;
+    const prev = item.verdict || null;
+    const id = enqueue(item, decision);
+    item.verdict = decision === "accept" ? "accepted" : "rejected";
+    state.undo.push([{ item, id, prev }]);
+    move(1);
+  }
+
+  function undo() {
+    const group = state.undo.pop();
+    if (!group) return;
+    for (const { item, prev } of group) {
+      enqueue(item, "revert");
+      item.verdict = prev;
+    }
+    if (state.mode === "focus") {
+      const at = state.items.indexOf(group[0].item);
+      if (at >= 0) state.index = at;
+      renderFocus();
+    } else {
+      state.grid = group.map((g) => g.item);
+      state.grid.forEach((it) => { it.marked = it.verdict === "rejected"; });
+      state.gridCursor = 0;
+      renderGrid();
+    }
+  }
+
+  // --- grid -------------------------------------------------------------------------------
+  async function loadGrid() {
+    if (state.gridNext === null) { state.grid = []; renderGrid(); return; }
+    const q = new URLSearchParams({ order: "confidence", pending: "1", limit: GRID_PAGE });
+    if (state.gridNext) q.set("after", JSON.stringify(state.gridNext));
+    const data = await api(`api/items?${q}`);
+    state.grid = data.items;
+    state.gridNext = data.next;
+    state.gridCursor = 0;
+    setCounts(data);
+    renderGrid();
+  }
+
+  function renderGrid() {
+    const grid = $("grid");
+    $("grid-empty").hidden = state.grid.length > 0;
+    grid.replaceChildren(...state.grid.map((item, i) => {
+      const cell = document.createElement("div");
+      cell.className = "thumb" + (i === state.gridCursor ? " cursor" : "") +
+        (item.marked ? " rejected" : "");
+      cell.dataset.key = item.key;
+      cell.dataset.index = i;
+      const frame = document.createElement("div");
+      frame.className = "frame";
+      const img = document.createElement("img");
+      img.alt = "";
+      const boxes = document.createElement("div");
+      boxes.className = "boxes";
+      frame.append(img, boxes);
+      const meta = document.createElement("div");
+      meta.className = "meta";
+      meta.textContent = `${item.confidence == null ? "?" : item.confidence.toFixed(1)}% · ${item.key}`;
+      cell.append(frame, meta);
+      drawBoxes(frame, item);
+      loadInto(img, item);
+      return cell;
+    }));
+    const marked = state.grid.filter((it) => it.marked).length;
+    $("grid-summary").textContent = state.grid.length
+      ? `Enter: ${marked} rejected, ${state.grid.length - marked} accepted` : "";
+  }
+
+  function markCursor() {
+    const cells = $("grid").children;
+    for (const cell of cells) {
+      const i = Number(cell.dataset.index);
+      cell.classList.toggle("cursor", i === state.gridCursor);
+      cell.classList.toggle("rejected", !!state.grid[i].marked);
+    }
+    const marked = state.grid.filter((it) => it.marked).length;
+    $("grid-summary").textContent = `Enter: ${marked} rejected, ${state.grid.length - marked} accepted`;
+  }
+
+  function toggle(i) {
+    const item = state.grid[i];
+    if (!item) return;
+    item.marked = !item.marked;
+    state.gridCursor = i;
+    markCursor();
+  }
+
+  function gridColumns() {
+    const cells = $("grid").children;
+    if (cells.length < 2) return 1;
+    const top = cells[0].offsetTop;
+    let n = 0;
+    while (n < cells.length && cells[n].offsetTop === top) n++;
+    return n;
+  }
+
+  async function commitGrid() {
+    if (!state.grid.length) return;
+    const group = state.grid.map((item) => {
+      const prev = item.verdict || null;
+      const id = enqueue(item, item.marked ? "reject" : "accept");
+      item.verdict = item.marked ? "rejected" : "accepted";
+      return { item, id, prev };
+    });
+    state.undo.push(group);
+    await loadGrid();
+  }
+
+  // --- modes and keys ---------------------------------------------------------------------
+  async function setMode(mode) {
+    state.mode = mode;
+    $("focus-view").hidden = mode !== "focus";
+    $("grid-view").hidden = mode !== "grid";
+    $("mode-focus").classList.toggle("on", mode === "focus");
+    $("mode-grid").classList.toggle("on", mode === "grid");
+    if (mode === "grid") {
+      await settled();  // the grid starts from what is still pending
+      state.gridNext = undefined;
+      await loadGrid();
+    } else {
+      await settled();
+      state.items = []; state.index = 0; state.next = undefined;
+      await loadMore();
+      renderFocus();
+    }
+  }
+
+  function toggleHelp(show) {
+    $("help").hidden = show === undefined ? !$("help").hidden : !show;
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const key = event.key;
+    if (key === "?") { toggleHelp(); event.preventDefault(); return; }
+    if (key === "Escape") { toggleHelp(false); return; }
+    if (!$("help").hidden) return;
+    if (key === "f" && state.mode !== "focus") { setMode("focus"); return; }
+    if (key === "g" && state.mode !== "grid") { setMode("grid"); return; }
+    if (key === "z") { undo(); event.preventDefault(); return; }
+    if (state.mode === "focus") {
+      const actions = {
+        a: () => decideFocus("accept"), x: () => decideFocus("reject"), " ": () => move(1),
+        ArrowRight: () => move(1), ArrowLeft: () => move(-1),
+      };
+      if (actions[key]) { event.preventDefault(); actions[key](); }
+    } else {
+      const cols = gridColumns();
+      const moves = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: cols, ArrowUp: -cols };
+      if (key in moves) {
+        event.preventDefault();
+        const to = state.gridCursor + moves[key];
+        if (to >= 0 && to < state.grid.length) { state.gridCursor = to; markCursor(); }
+      } else if (key === "x") {
+        toggle(state.gridCursor);
+      } else if (key === "Enter") {
+        event.preventDefault();
+        commitGrid();
+      }
+    }
+  });
+
+  $("grid").addEventListener("click", (event) => {
+    const cell = event.target.closest(".thumb");
+    if (cell) toggle(Number(cell.dataset.index));
+  });
+  const click = (id, fn) => $(id).addEventListener("click", (e) => { e.currentTarget.blur(); fn(); });
+  click("btn-accept", () => decideFocus("accept"));
+  click("btn-reject", () => decideFocus("reject"));
+  click("btn-skip", () => move(1));
+  click("btn-undo", undo);
+  click("btn-grid-undo", undo);
+  click("btn-prev", () => move(-1));
+  click("btn-next", () => move(1));
+  click("btn-commit", commitGrid);
+  click("mode-focus", () => state.mode !== "focus" && setMode("focus"));
+  click("mode-grid", () => state.mode !== "grid" && setMode("grid"));
+  click("btn-help", () => toggleHelp());
+  click("btn-help-close", () => toggleHelp(false));
+  setInterval(showRate, 5000);
+
+  (async () => {
+    try {
+      state.info = await api("api/info");
+    } catch (error) {
+      $("empty").hidden = false;
+      $("empty").textContent = error.status === 403
+        ? "This page needs the address printed by `asyncfilter review` (with its token)."
+        : `Cannot reach the review server: ${error.message}`;
+      $("focus-frame").hidden = true;
+      return;
+    }
+    $("title").textContent =
+      `asyncfilter review · ${state.info.name || "all classes"} · ${state.info.outcome}`;
+    setCounts(state.info);
+    await loadMore();
+    renderFocus();
+  })();
+})();

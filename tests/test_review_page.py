@@ -1,0 +1,278 @@
+"""The review page's server, its store and its worker, over real HTTP against moto."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from helpers import list_keys
+from review_helpers import Band, ledger_rows, make_band, placed
+
+from asyncfilter import ConfigError, open_review
+from asyncfilter._ledger import Ledger
+from asyncfilter.review._places import PlaceResolver
+from asyncfilter.review._store import Decision, verdict_of
+from asyncfilter.testing import MotoServer
+
+
+@pytest.fixture
+async def band(
+    s3: Any, emulator: Any, buckets: tuple[str, str], config_for: Any, tmp_path: Path
+) -> Band:
+    return await make_band(s3, emulator, buckets, config_for, tmp_path, count=30)
+
+
+@asynccontextmanager
+async def client(url: str, token: str | None) -> AsyncIterator[aiohttp.ClientSession]:
+    base = url.split("?")[0]
+    headers = {"X-Review-Token": token} if token else {}
+    async with aiohttp.ClientSession(base_url=base, headers=headers) as session:
+        yield session
+
+
+def decision(key: str, what: str, id: str | None = None) -> dict[str, str]:
+    return {"id": id or uuid.uuid4().hex, "bucket": "", "key": key, "decision": what}
+
+
+async def decide(session: aiohttp.ClientSession, band: Band, *items: dict[str, str]) -> Any:
+    body = {"decisions": [{**d, "bucket": band.source} for d in items]}
+    async with session.post("/api/decisions", json=body) as response:
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+
+async def test_verdicts_land_in_s3_and_the_ledger_and_undo_puts_the_image_back(
+    s3: Any, moto: MotoServer, band: Band
+) -> None:
+    first, second, third = band.keys[:3]
+    async with (
+        open_review(band.state, s3_endpoint_url=moto.endpoint_url) as review,
+        client(review.url or "", review.token) as http,
+    ):
+        answer = await decide(
+            http, band, decision(first, "accept"), decision(second, "reject"),
+            decision(third, "accept"), decision(third, "revert"),
+        )  # fmt: skip
+        verdicts = [r["verdict"] for r in answer["results"]]
+        assert verdicts == ["accepted", "rejected", "accepted", None]
+        assert (answer["done"], answer["left"]) == (2, 28)
+        assert await review.applier.apply_pending() == 0
+    where = await placed(s3, band)
+    assert where[first] == ["Robin/"]
+    assert where[second] == ["_rejected/Robin/"]
+    assert where[third] == ["_review/Robin/"]
+    assert all(where[k] == ["_review/Robin/"] for k in band.keys[3:])
+    rows = ledger_rows(band.state)
+    assert (rows[first]["outcome"], rows[first]["dest_key"], rows[first]["verdict"]) == (
+        "hit", f"Robin/{first}", "accepted"
+    )  # fmt: skip
+    assert rows[first]["copied"] == 1
+    assert rows[first]["verdict_at"] is not None
+    assert (rows[second]["outcome"], rows[second]["dest_key"], rows[second]["verdict"]) == (
+        "review", f"_rejected/Robin/{second}", "rejected"
+    )  # fmt: skip
+    assert (rows[third]["outcome"], rows[third]["dest_key"], rows[third]["verdict"]) == (
+        "review", f"_review/Robin/{third}", None
+    )  # fmt: skip
+    with sqlite3.connect(band.state) as db:
+        events = db.execute("SELECT key, decision FROM review_events ORDER BY seq").fetchall()
+    assert events == [(first, "accept"), (second, "reject"), (third, "accept"), (third, "revert")]
+
+
+async def test_undo_after_the_move_brings_the_image_back_to_review_only(
+    s3: Any, moto: MotoServer, band: Band
+) -> None:
+    key = band.keys[0]
+    async with (
+        open_review(band.state, s3_endpoint_url=moto.endpoint_url) as review,
+        client(review.url or "", review.token) as http,
+    ):
+        await decide(http, band, decision(key, "accept"))
+        await review.applier.apply_pending()
+        assert (await placed(s3, band))[key] == ["Robin/"]
+        await decide(http, band, decision(key, "revert"))
+        await review.applier.apply_pending()
+    assert (await placed(s3, band))[key] == ["_review/Robin/"]
+    row = ledger_rows(band.state)[key]
+    assert (row["outcome"], row["dest_key"]) == ("review", f"_review/Robin/{key}")
+    assert row["verdict"] is None
+
+
+async def test_a_retried_decision_counts_once(moto: MotoServer, band: Band) -> None:
+    key = band.keys[0]
+    async with (
+        open_review(band.state, s3_endpoint_url=moto.endpoint_url) as review,
+        client(review.url or "", review.token) as http,
+    ):
+        accept = decision(key, "accept", id="same-id")
+        await decide(http, band, accept)
+        await decide(http, band, decision(key, "revert"))
+        again = await decide(http, band, accept)  # the first POST's retry, arriving late
+        assert again["results"][0]["verdict"] is None
+        assert again["done"] == 0
+    with sqlite3.connect(band.state) as db:
+        assert db.execute("SELECT count(*) FROM review_events").fetchone() == (2,)
+
+
+async def test_every_api_request_without_the_token_is_refused(moto: MotoServer, band: Band) -> None:
+    async with open_review(band.state, s3_endpoint_url=moto.endpoint_url) as review:
+        assert review.url is not None
+        assert review.url.startswith("http://127.0.0.1:")
+        for token in (None, "wrong"):
+            async with client(review.url, token) as http:
+                body = {"decisions": [decision(band.keys[0], "accept")]}
+                async with http.post("/api/decisions", json=body) as response:
+                    assert response.status == 403
+                async with http.get("/api/items") as response:
+                    assert response.status == 403
+        async with client(review.url, None) as http, http.get("/") as page:
+            assert page.status == 200
+            text = await page.text()
+            assert "app.js" in text
+            assert "testing" not in text
+    with sqlite3.connect(band.state) as db:
+        assert db.execute("SELECT count(*) FROM review_events").fetchone() == (0,)
+
+
+async def test_a_second_review_or_sweep_on_the_same_ledger_is_refused(
+    moto: MotoServer, band: Band
+) -> None:
+    async with open_review(band.state, s3_endpoint_url=moto.endpoint_url, serve=False):
+        with pytest.raises(ConfigError, match="in use"):
+            async with open_review(band.state, s3_endpoint_url=moto.endpoint_url):
+                pass
+        with pytest.raises(ConfigError, match="in use"):
+            await Ledger.open(band.state)
+
+
+async def test_pages_walk_the_band_once_in_key_and_confidence_order(
+    moto: MotoServer, band: Band
+) -> None:
+    async with (
+        open_review(band.state, s3_endpoint_url=moto.endpoint_url, page_size=7) as review,
+        client(review.url or "", review.token) as http,
+    ):
+        for order in ("key", "confidence"):
+            seen: list[dict[str, Any]] = []
+            after = None
+            while True:
+                params = {"order": order, **({"after": after} if after else {})}
+                async with http.get("/api/items", params=params) as response:
+                    page = await response.json()
+                seen += page["items"]
+                if page["next"] is None:
+                    break
+                after = json.dumps(page["next"])
+            keys = [item["key"] for item in seen]
+            assert sorted(keys) == band.keys
+            assert len(set(keys)) == len(keys)
+            if order == "key":
+                assert keys == band.keys
+            else:
+                confidences = [item["confidence"] for item in seen]
+                assert confidences == sorted(confidences)
+            first = seen[0]
+            assert first["boxes"][0]["left"] == 0.1
+            assert first["name"] == "Robin"
+            assert "X-Amz-Signature=" in first["url"]
+            assert "X-Amz-Expires=900" in first["url"]
+        # decided images leave the pending pages
+        await decide(http, band, decision(band.keys[0], "accept"))
+        async with http.get("/api/items", params={"limit": "1"}) as response:
+            assert [i["key"] for i in (await response.json())["items"]] == [band.keys[1]]
+
+
+async def test_a_move_interrupted_at_any_step_is_finished_on_restart_with_one_copy(
+    s3: Any, moto: MotoServer, band: Band
+) -> None:
+    keys = band.keys[:3]
+
+    class Crash(Exception):
+        pass
+
+    class CrashingCopier:
+        """Copies and deletes for real, but dies at a chosen point of the n-th move."""
+
+        def __init__(self, s3: Any, crash_on: str, move: int) -> None:
+            from asyncfilter import S3Copier
+
+            self._real = S3Copier(s3)
+            self._crash_on, self._move, self._seen = crash_on, move, 0
+
+        async def copy(self, obj: Any, bucket: str, key: str) -> None:
+            await self._real.copy(obj, bucket, key)
+            if self._crash_on == "after-copy":
+                self._seen += 1
+                if self._seen == self._move:
+                    raise Crash
+
+        async def put(self, bucket: str, key: str, body: bytes) -> None:
+            raise AssertionError("not used")
+
+        async def delete(self, bucket: str, key: str) -> None:
+            await self._real.delete(bucket, key)
+            if self._crash_on == "after-delete":
+                self._seen += 1
+                if self._seen == self._move:
+                    raise Crash
+
+    for crash_on, key in zip(("after-copy", "after-delete"), keys, strict=False):
+        async with open_review(
+            band.state, s3_endpoint_url=moto.endpoint_url, serve=False,
+            copier=CrashingCopier(s3, crash_on, 1),
+        ) as review:  # fmt: skip
+            await review.store.decide([Decision(uuid.uuid4().hex, band.source, key, "accept")])
+            with pytest.raises(Crash):
+                await review.applier.apply_pending()
+        with sqlite3.connect(band.state) as db:
+            step = db.execute("SELECT step FROM review_state WHERE key = ?", (key,)).fetchone()
+        assert step == ({"after-copy": "copying", "after-delete": "copied"}[crash_on],)
+        async with open_review(band.state, s3_endpoint_url=moto.endpoint_url, serve=False) as rv:
+            await rv.applier.apply_pending()
+        assert (await placed(s3, band))[key] == ["Robin/"]
+        assert ledger_rows(band.state)[key]["dest_key"] == f"Robin/{key}"
+    assert len(await list_keys(s3, band.dest, "Robin/band/")) == 2
+
+
+def test_a_revert_walks_back_one_decision_at_a_time() -> None:
+    assert verdict_of([]) is None
+    assert verdict_of(["accept"]) == "accepted"
+    assert verdict_of(["accept", "reject"]) == "rejected"
+    assert verdict_of(["accept", "reject", "revert"]) == "accepted"
+    assert verdict_of(["accept", "reject", "revert", "revert"]) is None
+    assert verdict_of(["revert", "accept"]) == "accepted"
+
+
+def test_the_hit_location_comes_from_the_ledgers_sweeps_or_dest() -> None:
+    job = '{"dest": "s3://train/out/", "name": "Robin", "labels": ["Robin"]}'
+    resolver = PlaceResolver.from_jobs([job, ""], ["Robin"], None)
+    places = resolver.places(
+        outcome="review", name="Robin", key="a/b.jpg", copy_bucket="train",
+        copy_key="out/_review/Robin/a/b.jpg",
+    )  # fmt: skip
+    assert places.hit == ("train", "out/Robin/a/b.jpg")
+    assert places.rejected == ("train", "out/_rejected/Robin/a/b.jpg")
+    assert places.origin == ("train", "out/_review/Robin/a/b.jpg")
+    spot = resolver.places(
+        outcome="hit", name="Robin", key="k.jpg", copy_bucket="train", copy_key="out/Robin/k.jpg"
+    )
+    assert spot.hit == spot.origin
+    assert spot.rejected == ("train", "out/_rejected/Robin/k.jpg")
+    other = '{"dest": "s3://elsewhere", "name": "Robin"}'
+    with pytest.raises(ConfigError, match=r"2 destinations.*--dest"):
+        PlaceResolver.from_jobs([job, other], ["Robin"], None)
+    with pytest.raises(ConfigError, match=r"no sweep that copied 'Owl'.*--dest"):
+        PlaceResolver.from_jobs([job], ["Owl"], None)
+    from asyncfilter import S3Location
+
+    chosen = PlaceResolver.from_jobs([job, other], ["Robin"], S3Location.parse("s3://pick/x"))
+    assert chosen.places(
+        outcome="review", name="Robin", key="k", copy_bucket="q", copy_key="queue/Robin/k"
+    ).hit == ("pick", "x/Robin/k")
