@@ -11,10 +11,31 @@ import anyio
 from helpers import labels_entries, list_keys, seed
 
 from asyncfilter import scan
-from asyncfilter.testing import EmulatorProcess, make_image
+from asyncfilter.testing import EmulatorProcess
 
 BOX = {"Left": 0.1, "Top": 0.2, "Width": 0.3, "Height": 0.4}
-SMALL = make_image(120, 90, color=(90, 140, 200))  # Rekognition wants 80 px or more
+
+
+def _robin_picture(width: int = 160, height: int = 120) -> bytes:
+    """Sky, grass and a round red-breasted bird inside :data:`BOX` (screenshots show it)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, height), (120, 170, 215))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, int(height * 0.7), width, height), fill=(70, 130, 60))
+    left, top = BOX["Left"] * width, BOX["Top"] * height
+    right, bottom = left + BOX["Width"] * width, top + BOX["Height"] * height
+    draw.ellipse((left + 4, top + 6, right - 4, bottom - 2), fill=(110, 85, 60))
+    draw.ellipse((left + 10, top + 18, right - 12, bottom - 6), fill=(215, 95, 45))
+    draw.ellipse((left + 14, top + 4, left + 30, top + 20), fill=(90, 70, 50))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+SMALL = _robin_picture()  # small and quick, but Rekognition wants 80 px or more a side
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from .._results import Report, StopReason
 from .._scan import Sweep, open_scan
 from ._logging import configure_logging
 from ._output import ResultsWriter, export_text, show_progress, summary_text
+from ._review import review as review_command
 
 EXIT_OK, EXIT_ABORTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -437,6 +438,9 @@ def demo(images: int, seed: int) -> int:
     from ..testing._demo import run_demo
 
     return run_demo(images=images, seed=seed)
+
+
+cli.add_command(review_command)
 
 
 def main(argv: list[str] | None = None) -> None:

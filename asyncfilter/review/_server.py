@@ -110,6 +110,7 @@ def review_app(
             {
                 "outcome": store.outcome,
                 "name": store.name,
+                "names": store.names,
                 "page_size": page_size,
                 "url_expires_s": signer.expires_s,
                 **counts(),

@@ -116,6 +116,7 @@ async def open_review(
             descriptions, names if outcome == "review" else (), override
         )
         store = ReviewStore(db, resolver, outcome, name)
+        store.names = names
         await store.count()
         if s3_client is None:
             session = session or session_for(profile=profile, region=region)

@@ -124,6 +124,8 @@ class ReviewStore:
         self._resolver = resolver
         self.outcome = outcome
         self.name = name
+        self.names: list[str] = [name] if name is not None else []
+        """The classes in the band."""
         self.total = 0
         self.done = 0
 

@@ -113,24 +113,51 @@
     }));
   }
 
-  function loadInto(img, item, onShown) {
-    img.onload = () => onShown && onShown(item);
+  // A presigned URL lives url_expires_s: one about to expire is renewed before it is used,
+  // and an image that fails to load anyway (expired, or moved by a verdict) asks once for a
+  // fresh URL of where the image is now.
+  function stamp(items) {
+    const life = state.info.url_expires_s * 1000;
+    for (const item of items) item.expiresAt = Date.now() + life;
+    return items;
+  }
+
+  function stale(item) {
+    const life = state.info.url_expires_s * 1000;
+    return Date.now() > item.expiresAt - Math.min(30000, life / 4);
+  }
+
+  async function refresh(item) {
+    const q = new URLSearchParams({ bucket: item.bucket, key: item.key });
+    item.url = (await api(`api/url?${q}`)).url;
+    stamp([item]);
+    item.warm = null;
+  }
+
+  async function loadInto(img, item) {
+    img.dataset.key = item.key;
+    const frame = img.closest(".frame");
+    img.onload = () => { if (img.dataset.key === item.key) frame.dataset.shown = item.key; };
     img.onerror = async () => {
-      // an expired (or moved) image: ask once for a fresh URL of where it is now
       if (item.refreshedFrom === item.url) { img.alt = "image unavailable"; return; }
       item.refreshedFrom = item.url;
       try {
-        const q = new URLSearchParams({ bucket: item.bucket, key: item.key });
-        item.url = (await api(`api/url?${q}`)).url;
+        await refresh(item);
         if (img.dataset.key === item.key) img.src = item.url;
       } catch (e) { img.alt = "image unavailable"; }
     };
-    img.dataset.key = item.key;
+    if (stale(item)) {
+      try { await refresh(item); } catch (e) { /* the old URL may still do */ }
+      if (img.dataset.key !== item.key) return;  // moved on meanwhile
+    }
     img.src = item.url;
   }
 
-  function prefetch(from) {
+  async function prefetch(from) {
     for (const item of state.items.slice(from, from + PREFETCH)) {
+      if (stale(item)) {
+        try { await refresh(item); } catch (e) { continue; }
+      }
       if (!item.warm) { item.warm = new Image(); item.warm.src = item.url; }
     }
   }
@@ -143,7 +170,7 @@
       const q = new URLSearchParams({ order: "key", pending: "1", limit: state.info.page_size });
       if (state.next) q.set("after", JSON.stringify(state.next));
       const data = await api(`api/items?${q}`);
-      state.items.push(...data.items);
+      state.items.push(...stamp(data.items));
       state.next = data.next;
       setCounts(data);
     })();
@@ -162,7 +189,7 @@
     }
     frame.dataset.key = item.key;
     frame.dataset.verdict = item.verdict || "";
-    if (img.dataset.key !== item.key) loadInto(img, item);
+    if (img.dataset.key !== item.key) { delete frame.dataset.shown; loadInto(img, item); }
     drawBoxes(frame, item);
     $("cap-key").textContent = item.key;
     $("cap-label").textContent =
@@ -221,7 +248,7 @@
     const q = new URLSearchParams({ order: "confidence", pending: "1", limit: GRID_PAGE });
     if (state.gridNext) q.set("after", JSON.stringify(state.gridNext));
     const data = await api(`api/items?${q}`);
-    state.grid = data.items;
+    state.grid = stamp(data.items);
     state.gridNext = data.next;
     state.gridCursor = 0;
     setCounts(data);
@@ -382,7 +409,7 @@
       return;
     }
     $("title").textContent =
-      `asyncfilter review · ${state.info.name || "all classes"} · ${state.info.outcome}`;
+      `asyncfilter review · ${state.info.names.join(", ") || "nothing"} · ${state.info.outcome}`;
     setCounts(state.info);
     await loadMore();
     renderFocus();
