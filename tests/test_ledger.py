@@ -152,6 +152,33 @@ async def test_corrupt_and_foreign_ledgers_are_refused_and_left_untouched(
     assert foreign.read_bytes() == before
 
 
+def downgrade_to_version_2(db: sqlite3.Connection) -> None:
+    """Turn a ledger of today's schema into what version 2 wrote."""
+    db.execute("DROP TABLE copies")
+    db.execute("DROP TABLE meta")
+    for column in ("retryable", "detector", "verdict", "verdict_at"):
+        db.execute(f"ALTER TABLE objects DROP COLUMN {column}")
+    db.execute("PRAGMA user_version = 2")
+
+
+async def test_a_version_2_ledger_keeps_its_copies_and_a_new_destination_gets_its_own(
+    s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str], tmp_path: Path
+) -> None:
+    robins = await story(s3, emulator, buckets[0], 9)
+    state = tmp_path / "ledger.sqlite"
+    await scan(config_for(state=str(state)))
+    with sqlite3.connect(state) as db:
+        downgrade_to_version_2(db)
+    await admin(emulator.reset)
+    again = await scan(config_for(state=str(state)))
+    assert again.stats.paid_calls == 0
+    assert again.stats.hits == len(robins)
+    with sqlite3.connect(state) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        copies = db.execute("SELECT count(*) FROM copies").fetchone()[0]
+    assert copies == len(robins)  # the copies version 2 knew were carried over
+
+
 async def test_a_version_1_ledger_is_migrated_and_its_answers_still_count(
     s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -159,6 +186,7 @@ async def test_a_version_1_ledger_is_migrated_and_its_answers_still_count(
     state = tmp_path / "ledger.sqlite"
     await scan(config_for(state=str(state)))
     with sqlite3.connect(state) as db:  # what the first release wrote
+        downgrade_to_version_2(db)
         for column in ("match_instances", "folder", "image_width", "image_height", "image_depth"):
             db.execute(f"ALTER TABLE objects DROP COLUMN {column}")
         db.execute("PRAGMA user_version = 1")
@@ -167,7 +195,7 @@ async def test_a_version_1_ledger_is_migrated_and_its_answers_still_count(
     assert report.stats.paid_calls == 0
     assert report.stats.cached == 6
     with sqlite3.connect(state) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
     with sqlite3.connect(state) as db:
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(LedgerError, match="schema version 99"):
