@@ -13,6 +13,7 @@ from enum import Enum
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    EndpointConnectionError,
     HTTPClientError,
     NoCredentialsError,
     NoRegionError,
@@ -63,6 +64,9 @@ class Kind(Enum):
     CLIENT = "client"
     """The service refused this request for a reason of its own (bad object, no such key...)."""
     NO_REGION = "no_region"
+    UNREACHABLE = "unreachable"
+    """No connection could be made to the endpoint (refused, DNS, no route): temporary only
+    if the service has answered before."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,8 @@ def classify(exc: BaseException) -> Failure | None:
         return Failure(Kind.CREDENTIALS, type(exc).__name__, str(exc))
     if isinstance(exc, NoRegionError):
         return Failure(Kind.NO_REGION, type(exc).__name__, str(exc))
+    if isinstance(exc, EndpointConnectionError):
+        return Failure(Kind.UNREACHABLE, type(exc).__name__, str(exc))
     if isinstance(
         exc, BotoConnectionError | HTTPClientError | ReadTimeoutError | ResponseStreamingError
     ):

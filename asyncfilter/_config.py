@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from ._errors import ConfigError
 from ._pricing import DEFAULT_PRICES, PriceTable
+from ._results import StopReason
 
 #: Rekognition reads S3 objects up to this size.
 MAX_S3_IMAGE_BYTES = 15 * 1024 * 1024
@@ -122,6 +123,9 @@ class ScanConfig:
     """Keys asked for per ListObjectsV2 page (S3 returns at most 1,000)."""
     copy_grace_s: float = 30.0
     """How long a copy already in flight may take to finish once the sweep is stopping."""
+    call_grace_s: float = 60.0
+    """How long a DetectLabels call already sent may take to be answered once the sweep is
+    stopping or cancelled: it is paid for, so its answer is waited for and recorded."""
     budget_usd: float | None = None
     """Stop before a call would take the estimated spend (across resumed runs) past this."""
     prices: PriceTable = DEFAULT_PRICES
@@ -191,7 +195,13 @@ class ScanConfig:
         if self.page_size > 1000:
             raise ConfigError(f"page_size must be at most 1000 (S3's limit), got {self.page_size}")
         _positive_float("tps", self.tps)
-        for float_field in ("retry_base_s", "retry_cap_s", "request_timeout_s", "copy_grace_s"):
+        for float_field in (
+            "retry_base_s",
+            "retry_cap_s",
+            "request_timeout_s",
+            "copy_grace_s",
+            "call_grace_s",
+        ):
             _positive_float(float_field, getattr(self, float_field))
         _positive_float("budget_usd", self.budget_usd)
         _positive_int("error_window", self.error_window)
@@ -231,7 +241,7 @@ class ScanConfig:
                 )
 
     @property
-    def job(self) -> dict[str, object]:
+    def identity(self) -> dict[str, object]:
         """What makes two runs the same sweep, so that counts and caps continue across them."""
         return {
             "source": str(self.source),
@@ -242,6 +252,16 @@ class ScanConfig:
         } | (
             {"review_threshold": self.review_threshold} if self.review_threshold is not None else {}
         )
+
+    def call_cap(self) -> tuple[int | None, StopReason]:
+        """The paid calls a sweep may make across all its runs, and the rule that caps them:
+        the scan cap, or what the budget pays for if that is fewer (``None``: no cap)."""
+        cap, reason = self.max_scan, StopReason.MAX_SCAN
+        if self.budget_usd is not None:
+            affordable = self.prices.images_for(self.budget_usd)
+            if cap is None or affordable < cap:
+                cap, reason = affordable, StopReason.BUDGET
+        return cap, reason
 
     @property
     def folder_name(self) -> str:

@@ -1,7 +1,7 @@
 """The controller: the one owner of every count and every stop rule.
 
 Workers ask it before they spend (:meth:`Controller.reserve_call`, :meth:`Controller.claim_copy`)
-and tell it what happened (:meth:`Controller.record`). Because the asks are synchronous and the
+and tell it what happened (:meth:`Controller.count`). Because the asks are synchronous and the
 event loop runs one task at a time, a reservation cannot race another: the scan cap and the hit
 target hold exactly at any concurrency.
 
@@ -15,12 +15,22 @@ from __future__ import annotations
 import time
 from collections import Counter, deque
 from collections.abc import Callable
+from typing import Protocol
 
 import anyio
 
 from ._config import ScanConfig
-from ._errors import ErrorRateExceeded, SweepAborted
+from ._errors import ErrorRateExceeded, ServiceUnreachable, SweepAborted
+from ._log import logger
 from ._results import ImageResult, Outcome, Report, Stats, StopReason
+
+#: Images in a row, from the start, that failed the same temporary way with no call answered,
+#: before the sweep stops: the service is refusing everyone, not having a bad moment.
+FAILING_FROM_THE_START = 10
+
+
+class _Rate(Protocol):
+    rate: float
 
 
 class Controller:
@@ -37,13 +47,7 @@ class Controller:
         self._miss_cutoff = config.miss_cutoff
         self._prices = config.prices
         self._prior_paid = prior_paid
-        # The call cap across runs: the scan cap, or what the budget pays for, if smaller.
-        self._cap: int | None = config.max_scan
-        self._cap_reason = StopReason.MAX_SCAN
-        if config.budget_usd is not None:
-            affordable = config.prices.images_for(config.budget_usd)
-            if self._cap is None or affordable < self._cap:
-                self._cap, self._cap_reason = affordable, StopReason.BUDGET
+        self._cap, self._cap_reason = config.call_cap()
         self._clock = clock
         self._started = clock()
         self._ended: float | None = None
@@ -52,9 +56,16 @@ class Controller:
         self.paid_calls = 0
         self.cached = 0
         self.throttled = 0
+        self.retries = 0
+        self.rate: _Rate | None = None
+        """The rate gate, once the engine has built it (its current rate is reported)."""
+        self.has_answered = False
+        """The detector has answered at least once in this sweep."""
+        self._failing_from_start: tuple[str, int] = ("", 0)
         self._counts: Counter[Outcome] = Counter()
         self._skipped_by_reason: Counter[str] = Counter()
         self._errors_by_code: Counter[str] = Counter()
+        self._error_examples: dict[str, str] = {}
         self._claims = 0
         self._copied = 0
         self._changed = anyio.Event()
@@ -133,7 +144,7 @@ class Controller:
 
     # --- reports ----------------------------------------------------------------------------
 
-    def record(self, result: ImageResult) -> None:
+    def count(self, result: ImageResult) -> None:
         """Count one decided image and apply the rules that depend on outcomes."""
         outcome = result.outcome
         self._counts[outcome] += 1
@@ -152,7 +163,11 @@ class Controller:
             assert result.skip_reason is not None
             self._skipped_by_reason[result.skip_reason.value] += 1
         elif outcome is Outcome.ERROR:
-            self._errors_by_code[result.error_code or "Unknown"] += 1
+            code = result.error_code or "Unknown"
+            self._errors_by_code[code] += 1
+            self._error_examples.setdefault(code, result.error_message or code)
+            if result.retryable and not self.has_answered and result.attempts:
+                self._watch_failing_from_start(code, result.error_message or code)
         if self._max_error_rate is not None and outcome is not Outcome.SKIPPED:
             self._watch_error_rate(outcome is Outcome.ERROR)
 
@@ -175,9 +190,30 @@ class Controller:
                 )
             )
 
-    def record_throttle(self) -> None:
+    def _watch_failing_from_start(self, code: str, message: str) -> None:
+        same, run = self._failing_from_start
+        run = run + 1 if code == same else 1
+        self._failing_from_start = (code, run)
+        if run >= FAILING_FROM_THE_START:
+            self.abort(
+                ServiceUnreachable(
+                    f"the first {run} images all failed with {code} ({message}) and no call "
+                    "has succeeded: the service is failing every call, stopping"
+                )
+            )
+
+    def answered(self) -> None:
+        """The detector answered a call."""
+        self.has_answered = True
+
+    def count_throttle(self) -> None:
         """Count one throttled response (it will be retried, so it is not an outcome)."""
         self.throttled += 1
+        logger.debug("detector.throttled", throttled=self.throttled)
+
+    def count_retry(self) -> None:
+        """Count one retry of a failed call, so that progress shows retries as they happen."""
+        self.retries += 1
 
     # --- stopping ---------------------------------------------------------------------------
 
@@ -196,6 +232,7 @@ class Controller:
         if self.stop_reason is not None:
             return
         self.stop_reason = reason
+        logger.info("sweep.stopping", reason=reason.value, decided=sum(self._counts.values()))
         watched, self._watched = self._watched, set()
         for scope in watched:
             scope.cancel()
@@ -204,6 +241,7 @@ class Controller:
         """Stop because of an error that makes the rest of the sweep pointless."""
         if self.fatal is None:
             self.fatal = exc
+            logger.error("sweep.aborting", error=str(exc), kind=type(exc).__name__)
         self.stop(StopReason.ABORTED)
 
     def finish(self) -> None:
@@ -227,6 +265,8 @@ class Controller:
             surplus=c[Outcome.SURPLUS],
             review=c[Outcome.REVIEW],
             throttled=self.throttled,
+            retries=self.retries,
+            rate=self.rate.rate if self.rate is not None else None,
             paid_calls=self.paid_calls,
             cached=self.cached,
             elapsed_s=end - self._started,
@@ -240,6 +280,7 @@ class Controller:
             stop_reason=self.stop_reason or StopReason.COMPLETED,
             skipped_by_reason=dict(self._skipped_by_reason),
             errors_by_code=dict(self._errors_by_code),
+            error_examples=dict(self._error_examples),
             error=str(self.fatal) if self.fatal is not None else None,
             review_manifest=self.review_manifest,
         )

@@ -88,7 +88,7 @@ def _copy_error(exc: Exception, dest_bucket: str) -> Exception:
         return CredentialsError(f"S3 rejected the credentials: {failure.message}")
     if failure.code in _PER_OBJECT_CODES:
         return ImageFailed(failure.code, failure.message)
-    if failure.kind in (Kind.TRANSIENT, Kind.THROTTLED):
+    if failure.kind in (Kind.TRANSIENT, Kind.THROTTLED, Kind.UNREACHABLE):
         # botocore has already retried these; the image is recorded as an error, not lost
         return TransientError(failure.code, failure.message)
     if failure.code == "NoSuchBucket":

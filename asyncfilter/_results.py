@@ -119,6 +119,9 @@ class ImageResult:
     """Decided from the ledger's stored answer, without a paid call."""
     response: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
     """The raw DetectLabels response, when this sweep paid for one."""
+    retryable: bool = False
+    """For an error: it was temporary (throttling, 5xx, a dropped connection, a stop during
+    retries), so the next run tries this image again instead of taking the error as final."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, the shape of one line of a results file."""
@@ -139,6 +142,8 @@ class ImageResult:
         if self.error_code is not None:
             out["error_code"] = self.error_code
             out["error_message"] = self.error_message
+            if self.retryable:
+                out["retryable"] = True
         if self.attempts:
             out["attempts"] = self.attempts
         if self.cached:
@@ -165,6 +170,10 @@ class Stats:
     review: int = 0
     """Images in the review band, copied to the review location."""
     throttled: int = 0
+    retries: int = 0
+    """Calls repeated after throttling or a temporary failure (each is also counted once)."""
+    rate: float | None = None
+    """The current sending rate in calls per second (it falls on throttling), if limited."""
     elapsed_s: float = 0.0
     estimated_cost_usd: float = 0.0
     saved_usd: float = 0.0
@@ -189,6 +198,8 @@ class Report:
     stop_reason: StopReason
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     errors_by_code: dict[str, int] = field(default_factory=dict)
+    error_examples: dict[str, str] = field(default_factory=dict)
+    """One message per error code, as the service (or the copy) gave it."""
     error: str | None = None
     """For an aborted sweep: the one-line reason."""
     review_manifest: str | None = None
@@ -212,11 +223,13 @@ class Report:
             "paid_calls": s.paid_calls,
             "cached": s.cached,
             "throttled": s.throttled,
+            "retries": s.retries,
             "elapsed_s": round(s.elapsed_s, 3),
             "images_per_s": round(s.images_per_s, 2),
             "estimated_cost_usd": round(s.estimated_cost_usd, 6),
             "saved_usd": round(s.saved_usd, 6),
             "skipped_by_reason": dict(self.skipped_by_reason),
             "errors_by_code": dict(self.errors_by_code),
+            "error_examples": dict(self.error_examples),
             "review_manifest": self.review_manifest,
         }

@@ -152,6 +152,42 @@ async def test_corrupt_and_foreign_ledgers_are_refused_and_left_untouched(
     assert foreign.read_bytes() == before
 
 
+def downgrade_to_version_3(db: sqlite3.Connection) -> None:
+    """Turn a ledger of today's schema into what version 3 wrote (before the review page)."""
+    db.execute("DROP TABLE review_events")
+    db.execute("DROP TABLE review_state")
+    db.execute("DROP INDEX objects_by_confidence")
+    db.execute("PRAGMA user_version = 3")
+
+
+def downgrade_to_version_2(db: sqlite3.Connection) -> None:
+    """Turn a ledger of today's schema into what version 2 wrote."""
+    downgrade_to_version_3(db)
+    db.execute("DROP TABLE copies")
+    db.execute("DROP TABLE meta")
+    for column in ("retryable", "detector", "verdict", "verdict_at"):
+        db.execute(f"ALTER TABLE objects DROP COLUMN {column}")
+    db.execute("PRAGMA user_version = 2")
+
+
+async def test_a_version_2_ledger_keeps_its_copies_and_a_new_destination_gets_its_own(
+    s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str], tmp_path: Path
+) -> None:
+    robins = await story(s3, emulator, buckets[0], 9)
+    state = tmp_path / "ledger.sqlite"
+    await scan(config_for(state=str(state)))
+    with sqlite3.connect(state) as db:
+        downgrade_to_version_2(db)
+    await admin(emulator.reset)
+    again = await scan(config_for(state=str(state)))
+    assert again.stats.paid_calls == 0
+    assert again.stats.hits == len(robins)
+    with sqlite3.connect(state) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        copies = db.execute("SELECT count(*) FROM copies").fetchone()[0]
+    assert copies == len(robins)  # the copies version 2 knew were carried over
+
+
 async def test_a_version_1_ledger_is_migrated_and_its_answers_still_count(
     s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -159,12 +195,8 @@ async def test_a_version_1_ledger_is_migrated_and_its_answers_still_count(
     state = tmp_path / "ledger.sqlite"
     await scan(config_for(state=str(state)))
     with sqlite3.connect(state) as db:  # what the first release wrote
-        db.execute("DROP TABLE review_events")  # (schema 3: the review page's)
-        db.execute("DROP TABLE review_state")
-        db.execute("DROP INDEX objects_by_confidence")
+        downgrade_to_version_2(db)
         for column in ("match_instances", "folder", "image_width", "image_height", "image_depth"):
-            db.execute(f"ALTER TABLE objects DROP COLUMN {column}")
-        for column in ("verdict", "verdict_at"):
             db.execute(f"ALTER TABLE objects DROP COLUMN {column}")
         db.execute("PRAGMA user_version = 1")
     await admin(emulator.reset)

@@ -16,7 +16,7 @@ from helpers import list_keys
 from review_helpers import Band, ledger_rows, make_band, placed
 
 from asyncfilter import ConfigError, open_review
-from asyncfilter._ledger import Ledger
+from asyncfilter._ledger import SCHEMA_VERSION, Ledger
 from asyncfilter.review._places import PlaceResolver
 from asyncfilter.review._store import Decision, verdict_of
 from asyncfilter.testing import MotoServer
@@ -83,7 +83,14 @@ async def test_verdicts_land_in_s3_and_the_ledger_and_undo_puts_the_image_back(
     )  # fmt: skip
     with sqlite3.connect(band.state) as db:
         events = db.execute("SELECT key, decision FROM review_events ORDER BY seq").fetchall()
+        copies = db.execute("SELECT key, dest_key, outcome FROM copies WHERE key IN (?, ?, ?)",
+                            (first, second, third)).fetchall()  # fmt: skip
     assert events == [(first, "accept"), (second, "reject"), (third, "accept"), (third, "revert")]
+    # the ledger's list of copies says where each image is, and only there
+    assert sorted(copies) == sorted(
+        [(first, f"Robin/{first}", "hit"), (second, f"_rejected/Robin/{second}", "review"),
+         (third, f"_review/Robin/{third}", "review")]
+    )  # fmt: skip
 
 
 async def test_undo_after_the_move_brings_the_image_back_to_review_only(
@@ -239,6 +246,22 @@ async def test_a_move_interrupted_at_any_step_is_finished_on_restart_with_one_co
         assert (await placed(s3, band))[key] == ["Robin/"]
         assert ledger_rows(band.state)[key]["dest_key"] == f"Robin/{key}"
     assert len(await list_keys(s3, band.dest, "Robin/band/")) == 2
+
+
+async def test_a_ledger_from_before_the_review_page_is_migrated_and_reviewed(
+    moto: MotoServer, band: Band
+) -> None:
+    with sqlite3.connect(band.state) as db:
+        db.execute("DROP TABLE review_events")
+        db.execute("DROP TABLE review_state")
+        db.execute("DROP INDEX objects_by_confidence")
+        db.execute("PRAGMA user_version = 3")
+    async with open_review(band.state, s3_endpoint_url=moto.endpoint_url, serve=False) as review:
+        assert (review.store.total, review.store.done) == (30, 0)
+        await review.store.decide([Decision("d1", band.source, band.keys[0], "reject")])
+        assert review.store.done == 1
+    with sqlite3.connect(band.state) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
 def test_a_revert_walks_back_one_decision_at_a_time() -> None:

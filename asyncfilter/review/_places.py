@@ -33,6 +33,10 @@ class Places:
     hit: Place
     rejected: Place
 
+    @property
+    def all(self) -> set[Place]:
+        return {self.origin, self.hit, self.rejected}
+
     def of(self, verdict: str | None) -> Place:
         """Where the image rests when ``verdict`` (``accepted``, ``rejected``, none) is applied."""
         if verdict == "accepted":

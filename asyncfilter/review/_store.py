@@ -308,6 +308,15 @@ class ReviewStore:
             "WHERE bucket = ? AND key = ?",
             (verdict, move.bucket, move.key),
         )
+        # the ledger's record of every copy an object has: the one place it rests now
+        await self._db.executemany(
+            "DELETE FROM copies WHERE bucket = ? AND key = ? AND dest_bucket = ? AND dest_key = ?",
+            [(move.bucket, move.key, *place) for place in move.places.all],
+        )
+        await self._db.execute(
+            "INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?)",
+            (move.bucket, move.key, bucket, key, outcome, time.time()),
+        )
         await self._db.execute(
             "UPDATE objects SET outcome = ?, dest_bucket = ?, dest_key = ?, copied = 1, "
             "verdict = ?, verdict_at = ? WHERE bucket = ? AND key = ?",
