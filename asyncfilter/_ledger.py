@@ -158,7 +158,7 @@ _MARKS = ",".join("?" * len(_COLUMNS.split(",")))
 _EXPORT_COLUMNS = (
     "bucket, key, outcome, match_label, match_detected, match_confidence, match_instances, "
     "dest_bucket, dest_key, model_version, decided_at, folder, image_width, image_height, "
-    "image_depth"
+    "image_depth, verdict, verdict_at"
 )
 #: How a ledger of an older schema version is brought up to date, one step per version.
 _MIGRATIONS = {

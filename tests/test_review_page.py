@@ -15,7 +15,7 @@ import pytest
 from helpers import list_keys
 from review_helpers import Band, ledger_rows, make_band, placed
 
-from asyncfilter import ConfigError, open_review
+from asyncfilter import ConfigError, export, open_review
 from asyncfilter._ledger import SCHEMA_VERSION, Ledger
 from asyncfilter.review._places import PlaceResolver
 from asyncfilter.review._store import Decision, verdict_of
@@ -299,3 +299,46 @@ def test_the_hit_location_comes_from_the_ledgers_sweeps_or_dest() -> None:
     assert chosen.places(
         outcome="review", name="Robin", key="k", copy_bucket="q", copy_key="queue/Robin/k"
     ).hit == ("pick", "x/Robin/k")
+
+
+async def test_exports_carry_the_verdicts(moto: MotoServer, band: Band, tmp_path: Path) -> None:
+    accepted, rejected = band.keys[:3], band.keys[3:5]
+    async with open_review(band.state, s3_endpoint_url=moto.endpoint_url, serve=False) as review:
+        await review.store.decide(
+            [Decision(f"a{k}", band.source, k, "accept") for k in accepted]
+            + [Decision(f"r{k}", band.source, k, "reject") for k in rejected]
+        )
+        await review.applier.apply_pending()
+    out = tmp_path / "out"
+    report = await export(
+        band.state, ["gt-classification", "gt-verification", "labelstudio"], str(out),
+        negatives=True, s3_endpoint_url=moto.endpoint_url,
+    )  # fmt: skip
+    lines = [json.loads(x) for x in (out / "classification.manifest").read_text().splitlines()]
+    by_ref = {line["source-ref"]: line for line in lines}
+    assert len(lines) == 2 + 3 + 2  # the sure hits, the accepted, the rejected as negatives
+    for key in accepted:
+        line = by_ref[f"s3://{band.dest}/Robin/{key}"]
+        assert line["class-metadata"]["human-annotated"] == "yes"
+        assert line["class-metadata"]["class-name"] == "Robin"
+    for key in rejected:
+        line = by_ref[f"s3://{band.dest}/_rejected/Robin/{key}"]
+        assert line["class-metadata"]["class-name"] == "not-Robin"
+        assert line["class-metadata"]["human-annotated"] == "yes"
+        assert line["class"] == 1
+    sure = [line for line in lines if "/Robin/sure/" in line["source-ref"]]
+    assert [line["class-metadata"]["human-annotated"] for line in sure] == ["no", "no"]
+    verification = [json.loads(x) for x in (out / "verification.manifest").read_text().splitlines()]
+    by_verdict = {line["verify-class"]: line["source-ref"] for line in verification}
+    assert "/_rejected/Robin/" in by_verdict["1"]
+    assert len(verification) == 5
+    assert sorted(line["verify-class"] for line in verification) == ["0", "0", "0", "1", "1"]
+    assert all(
+        line["verify-class-metadata"]["type"] == "groundtruth/label-verification"
+        and line["verify-class-metadata"]["human-annotated"] == "yes"
+        for line in verification
+    )
+    # the review band's task list no longer holds the judged images
+    assert report.formats["labelstudio"].images == 25
+    with pytest.raises(ConfigError, match="gt-classification"):
+        await export(band.state, ["coco"], str(out), negatives=True)

@@ -42,6 +42,14 @@ class Record:
     model_version: str | None
     decided_at: float
     size: ImageSize | None = None
+    verdict: str | None = None
+    """A person's verdict on the review page (``accepted``/``rejected``), if any."""
+    verdict_at: float | None = None
+
+    @property
+    def human(self) -> bool:
+        """A person has looked at it: Ground Truth's ``human-annotated``."""
+        return self.verdict is not None
 
     @property
     def uri(self) -> str:
@@ -76,12 +84,19 @@ def records_from_rows(
     rows: Iterable[Mapping[str, Any]],
     outcomes: Collection[Outcome],
     names: Collection[str] | None = None,
+    *,
+    verdicts: Collection[str | None] = ("accepted", None),
 ) -> list[Record]:
     """The copied images among the ledger's ``rows`` whose outcome is in ``outcomes`` (and
-    whose class is in ``names``, when given), in the ledger's (bucket, key) order."""
+    whose class is in ``names``, when given), in the ledger's (bucket, key) order.
+
+    Images a person rejected on the review page are left out unless ``verdicts`` asks for
+    them; ``outcomes`` empty means any outcome (for selecting by verdict alone)."""
     records = []
     for row in rows:
-        if not row.get("copied") or not row["dest_key"] or row["outcome"] not in outcomes:
+        if not row.get("copied") or not row["dest_key"]:
+            continue
+        if (outcomes and row["outcome"] not in outcomes) or row.get("verdict") not in verdicts:
             continue
         class_name = row.get("folder") or row["match_label"]
         if class_name is None or (names is not None and class_name not in names):
@@ -105,6 +120,8 @@ def records_from_rows(
                 size=ImageSize(width, height, row.get("image_depth") or 3)
                 if width and height
                 else None,
+                verdict=row.get("verdict"),
+                verdict_at=row.get("verdict_at"),
             )
         )
     return records

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from ._records import Record, class_ids, records_from_rows
 from ._review import review_manifest
 from ._sink import is_s3, write_files
 from ._sizes import read_sizes
+from ._verification import verification
 from ._yolo import yolo
 
 
@@ -36,8 +37,12 @@ class _Format:
     outcomes: frozenset[Outcome]
     """What it exports unless told otherwise."""
     needs_sizes: bool
+    verdicts: tuple[str | None, ...] = ("accepted", None)
+    """Which images by a person's verdict: rejected ones only where the format says so."""
 
 
+#: The class rejected images get in a classification manifest with ``negatives``.
+NEGATIVE_PREFIX = "not-"
 _HITS = frozenset({Outcome.HIT})
 FORMATS: dict[str, _Format] = {
     "gt-classification": _Format(classification, _HITS, needs_sizes=False),
@@ -46,6 +51,9 @@ FORMATS: dict[str, _Format] = {
     "yolo": _Format(yolo, _HITS, needs_sizes=False),
     "labelstudio": _Format(labelstudio, frozenset({Outcome.REVIEW}), needs_sizes=True),
     "review": _Format(review_manifest, frozenset({Outcome.REVIEW}), needs_sizes=False),
+    "gt-verification": _Format(
+        verification, frozenset(), needs_sizes=False, verdicts=("accepted", "rejected")
+    ),
     "jsonl": _Format(None, frozenset(Outcome), needs_sizes=False),
 }
 """Every export format by name. ``jsonl`` is the whole ledger, one object a line."""
@@ -103,13 +111,17 @@ async def export(
     expected_bucket_owner: str | None = None,
     job_name: str = "asyncfilter",
     limits: ManifestLimits | None = None,
+    negatives: bool = False,
 ) -> ExportReport:
     """Write ``formats`` from the ledger at ``state`` to the folder or ``s3://`` prefix ``to``.
 
     Only copied images are exported: hits by default, the review band for ``labelstudio``;
     ``outcomes`` chooses for every format, ``names`` limits the classes (copy folders).
-    Rekognition is never called. S3 is read only for pixel sizes not yet in the ledger and
-    written only when ``to`` is an ``s3://`` URL.
+    With ``negatives``, ``gt-classification`` also lists the images a person rejected on the
+    review page, as a second class ``not-<name>`` (Custom Labels needs two classes to train a
+    classifier); ``gt-verification`` lists every image a person judged. Rejected images are
+    left out of every other format. Rekognition is never called. S3 is read only for pixel
+    sizes not yet in the ledger and written only when ``to`` is an ``s3://`` URL.
 
     Raises :class:`~asyncfilter.ExportError` (nothing written) when a format's limits would be
     exceeded or the output cannot be written, :class:`~asyncfilter.ConfigError` for bad input.
@@ -120,6 +132,8 @@ async def export(
             f"unknown export format {', '.join(unknown) or '(none)'}; choose from "
             + ", ".join(FORMATS)
         )
+    if negatives and "gt-classification" not in formats:
+        raise ConfigError("--negatives adds a class to gt-classification: export that format")
     chosen = _outcomes(outcomes)
     async with AsyncExitStack() as stack:
         ledger = await Ledger.open(state)
@@ -129,9 +143,16 @@ async def export(
             ledger.rows() if everything else ledger.copied_rows([o.value for o in Outcome])
         )
         selected = {
-            name: records_from_rows(rows, chosen or FORMATS[name].outcomes, names)
+            name: records_from_rows(
+                rows, chosen or FORMATS[name].outcomes, names, verdicts=FORMATS[name].verdicts
+            )
             for name in formats
         }
+        if negatives:
+            selected["gt-classification"] += [
+                replace(r, class_name=f"{NEGATIVE_PREFIX}{r.class_name}")
+                for r in records_from_rows(rows, frozenset(), names, verdicts=("rejected",))
+            ]
         sizing = {
             (r.bucket, r.key): r
             for name, records in selected.items()

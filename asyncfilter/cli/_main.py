@@ -318,6 +318,11 @@ def plan(**opts: Any) -> int:
 )
 @click.option("--name", "names", multiple=True, help="Only this class (copy folder); repeatable.")
 @click.option(
+    "--negatives",
+    is_flag=True,
+    help="gt-classification: add the images rejected on the review page as class not-<name>.",
+)
+@click.option(
     "--job-name",
     default="asyncfilter",
     show_default=True,
@@ -354,6 +359,7 @@ def export_command(**opts: Any) -> int:
             s3_endpoint_url=opts["s3_endpoint_url"],
             expected_bucket_owner=opts["expected_bucket_owner"],
             job_name=opts["job_name"],
+            negatives=opts["negatives"],
         ),
         backend="asyncio",
     )
