@@ -312,3 +312,43 @@ def test_log_redaction_processor() -> None:
         {"event": f"boto said aws_secret_access_key={SECRET}", "aws_secret_access_key": SECRET},
     )
     assert SECRET not in str(event)
+
+
+async def test_json_debug_logs_follow_a_sweep_from_start_to_summary(
+    s3: Any, moto: MotoServer, emulator: EmulatorProcess, buckets: tuple[str, str]
+) -> None:
+    source, dest = buckets
+    await prepare(s3, emulator, source, 6)
+    proc = await anyio.run_process(
+        scan_argv(source, dest, "--no-state", "--log-format", "json", "--log-level", "debug",
+                  "--target", "2"),
+        env=cli_env(moto, emulator),
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode()
+    events = [orjson.loads(line) for line in proc.stderr.splitlines() if line.startswith(b"{")]
+    names = [e["event"] for e in events]
+    for expected in ("sweep.start", "listing.page", "image.decided", "sweep.stopping",
+                     "sweep.summary"):  # fmt: skip
+        assert expected in names, names
+    start = events[names.index("sweep.start")]
+    assert start["labels"] == ["robin"]
+    assert start["target"] == 2
+    assert events[names.index("sweep.stopping")]["reason"] == "target"
+    assert events[names.index("sweep.summary")]["hits"] == 2
+    assert all(e["level"] in ("debug", "info", "warning", "error") for e in events)
+
+
+def test_summary_gives_each_error_code_with_a_message_and_counts_retries() -> None:
+    from asyncfilter import Report, Stats, StopReason
+    from asyncfilter.cli._output import summary_text
+
+    report = Report(
+        stats=Stats(errors=3, retries=7, throttled=2),
+        stop_reason=StopReason.ABORTED,
+        errors_by_code={"EndpointConnectionError": 3},
+        error_examples={"EndpointConnectionError": 'Could not connect to "http://x"'},
+    )
+    text = summary_text(report)
+    assert 'error EndpointConnectionError x3: Could not connect to "http://x"' in text
+    assert "retried calls 7 (throttled responses 2)" in text
