@@ -203,11 +203,13 @@ async def test_second_signal_exits_at_once_on_a_clean_line(
     source, dest = buckets
     # stderr on a pseudo-terminal, so the live progress line is drawn as a person sees it
     master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        scan_argv(source, dest, "--concurrency", "4", "--progress"),
-        env=cli_env(moto, emulator),
-        stdout=subprocess.DEVNULL,
-        stderr=slave,
+    proc = await anyio.to_thread.run_sync(
+        lambda: subprocess.Popen(
+            scan_argv(source, dest, "--concurrency", "4", "--progress"),
+            env=cli_env(moto, emulator),
+            stdout=subprocess.DEVNULL,
+            stderr=slave,
+        )
     )
     os.close(slave)
     try:

@@ -104,8 +104,7 @@ def test_the_default_ledger_differs_per_s3_service() -> None:
 async def test_a_ledger_opened_against_another_s3_service_is_refused(
     s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str], tmp_path: Path
 ) -> None:
-    source, dest = buckets
-    await birds(s3, emulator, source, 4)
+    await birds(s3, emulator, buckets[0], 4)
     state = tmp_path / "ledger.sqlite"
     await scan(config_for(state=str(state)))
     with moto_server() as other:  # another service, with a bucket of the same name
@@ -173,7 +172,7 @@ async def test_cancelling_scan_records_every_call_already_sent(
     state = tmp_path / "ledger.sqlite"
     task = asyncio.ensure_future(scan(config_for(state=str(state), concurrency=8)))
     with anyio.fail_after(60):
-        while (await admin(emulator.stats))["in_flight"] < 8:
+        while (await admin(emulator.stats))["in_flight"] < 8:  # noqa: ASYNC110 - another process
             await anyio.sleep(0.02)
     task.cancel()  # what an async service does on shutdown or a DELETE
     with pytest.raises(asyncio.CancelledError):
@@ -248,7 +247,8 @@ async def test_a_preflight_abort_carries_a_report(
     assert report is not None
     assert report.stop_reason is StopReason.ABORTED
     assert report.stats.decided == 0
-    assert report.error is not None and "does not exist" in report.error
+    assert report.error is not None
+    assert "does not exist" in report.error
 
 
 # --- 6. a stop ends the retry backoff at once ------------------------------------------------
@@ -265,7 +265,7 @@ async def test_a_stop_ends_retry_backoff_at_once_and_records_the_images(
     seen: list[ImageResult] = []
     with anyio.fail_after(30):
         async with open_scan(cfg) as sweep:
-            while sweep.stats().retries < 2:
+            while sweep.stats().retries < 2:  # noqa: ASYNC110 - a counter, not an event
                 await anyio.sleep(0.02)
             sweep.request_stop()
             seen.extend([r async for r in sweep])
