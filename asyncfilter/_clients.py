@@ -18,6 +18,7 @@ from botocore.exceptions import NoRegionError, ProfileNotFound
 from ._aws import Kind, classify
 from ._config import ScanConfig
 from ._errors import ConfigError, CredentialsError, DestinationError, SourceError, SweepAborted
+from ._log import logger
 
 USER_AGENT = "asyncfilter/0.1"
 
@@ -115,6 +116,15 @@ async def check_bucket(
             # S3 answers a HEAD with a bare 403 whatever the cause; a request with a body says
             # whether the key itself is unknown or only lacks the permission
             await _explain_forbidden(s3, bucket, kwargs)
+            if role == "destination":
+                # HeadBucket needs s3:ListBucket; a role may only PutObject there, which is all
+                # a sweep needs: the first copy decides
+                logger.warning(
+                    "preflight.destination_unchecked",
+                    bucket=bucket,
+                    reason="HeadBucket was denied (no s3:ListBucket); the first copy will tell",
+                )
+                return None
             raise error(
                 f"access to {role} bucket {bucket!r} denied (check credentials and permissions)"
             ) from exc

@@ -31,6 +31,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "burst": None,
     "error_rate": 0.0,
     "error_code": "InternalServerError",
+    "error_status": None,
+    "reset_rate": 0.0,
     "check_objects": True,
     "reject_access_keys": [],
 }

@@ -23,7 +23,7 @@ from asyncfilter import open_review
 from asyncfilter.review._server import STATS
 from asyncfilter.testing import MotoServer, free_port
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.servers]
 CHROMIUM = shutil.which("chromium")
 if CHROMIUM is None:
     pytest.skip("no chromium on this machine (apt-get install chromium)", allow_module_level=True)

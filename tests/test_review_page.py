@@ -21,6 +21,8 @@ from asyncfilter.review._places import PlaceResolver
 from asyncfilter.review._store import Decision, verdict_of
 from asyncfilter.testing import MotoServer
 
+pytestmark = pytest.mark.servers
+
 
 @pytest.fixture
 async def band(

@@ -25,7 +25,7 @@ from ._groundtruth import classification, detection
 from ._labelstudio import labelstudio
 from ._records import Record, class_ids, records_from_rows
 from ._review import review_manifest
-from ._sink import is_s3, write_files
+from ._sink import is_s3, local_root, write_files
 from ._sizes import read_sizes
 from ._verification import verification
 from ._yolo import yolo
@@ -186,8 +186,9 @@ async def export(
                 for name, records in selected.items()
             }
         limits = limits or ManifestLimits()
+        root = local_root(to)
         built = {
-            name: _build(name, records, rows, job_name, limits)
+            name: _build(name, records, rows, ExportContext({}, job_name, limits, root))
             for name, records in selected.items()
         }
         files = [f for b in built.values() for f in b.files]
@@ -216,16 +217,12 @@ def _outcomes(outcomes: Collection[Outcome | str] | None) -> frozenset[Outcome] 
 
 
 def _build(
-    name: str,
-    records: list[Record],
-    rows: list[dict[str, Any]],
-    job_name: str,
-    limits: ManifestLimits,
+    name: str, records: list[Record], rows: list[dict[str, Any]], ctx: ExportContext
 ) -> Built:
     spec = FORMATS[name]
     if spec.build is None:  # the ledger itself
         return Built(files=[("ledger.jsonl", ledger_jsonl(rows))], images=len(rows))
-    return spec.build(records, ExportContext(class_ids(records), job_name, limits))
+    return spec.build(records, replace(ctx, classes=class_ids(records)))
 
 
 def ledger_jsonl(rows: list[dict[str, Any]]) -> bytes:

@@ -102,7 +102,14 @@ def config_from(opts: dict[str, Any]) -> ScanConfig:
     state = None
     if not opts["no_state"]:
         source = S3Location.parse(opts["source"], what="source")
-        state = opts["state"] or str(default_state_path(source.bucket, source.prefix))
+        # the S3 service is part of the ledger's identity: the same bucket name at another
+        # endpoint (MinIO, another provider) is another bucket
+        endpoint = (
+            opts["s3_endpoint_url"]
+            or os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL")
+        )
+        state = opts["state"] or str(default_state_path(source.bucket, source.prefix, endpoint))
     return ScanConfig(
         source=opts["source"],
         dest=opts["dest"],
@@ -252,6 +259,11 @@ async def _watch_signals(sweep: Sweep, console: Console) -> None:
         async for _ in signals:
             received += 1
             if received > 1:
+                # leave the terminal on a clean line with its cursor back: the live progress
+                # line has no newline and hides the cursor while it is drawn
+                console.show_cursor(True)
+                console.file.write("\n")
+                console.file.flush()
                 os._exit(EXIT_INTERRUPTED)
             sweep.request_stop()
             console.print(

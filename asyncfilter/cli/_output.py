@@ -17,27 +17,38 @@ from .._results import ImageResult, Report, Stats
 from .._scan import Sweep
 
 
+def _short(n: float) -> str:
+    """1,234 / 12.3k / 1.23M: four significant figures at most, so the line keeps its width."""
+    if n < 10_000:
+        return f"{n:,.0f}"
+    if n < 1_000_000:
+        return f"{n / 1000:.3g}k"
+    return f"{n / 1_000_000:.3g}M"
+
+
 def progress_text(stats: Stats) -> Text:
-    review: tuple[tuple[str, str] | str, ...] = (
-        (("  review ", "dim"), (f"{stats.review:,}", "bold yellow")) if stats.review else ()
-    )
-    return Text.assemble(
-        ("scanned ", "dim"),
-        (f"{stats.decided:,}", "bold"),
-        ("  hits ", "dim"),
-        (f"{stats.hits:,}", "bold green"),
-        *review,
-        ("  misses ", "dim"),
-        f"{stats.misses:,}",
-        ("  skipped ", "dim"),
-        f"{stats.skipped:,}",
-        ("  errors ", "dim"),
-        (f"{stats.errors:,}", "bold red" if stats.errors else ""),
-        ("  ", ""),
-        f"{stats.images_per_s:,.1f} img/s",
-        ("  spent ", "dim"),
-        f"${stats.estimated_cost_usd:,.3f}",
-    )
+    """The live line, short enough for an 80-column terminal even at millions of images.
+    Skipped objects (free, listed in the summary) and zero counts of the rarer outcomes are
+    left out."""
+    parts: list[tuple[str, str]] = [
+        (_short(stats.decided), "bold"),
+        (" done  ", "dim"),
+        (_short(stats.hits), "bold green"),
+        (" hit ", "dim"),
+    ]
+    if stats.review:
+        parts += [(_short(stats.review), "bold yellow"), (" rev ", "dim")]
+    parts += [(_short(stats.misses), ""), (" miss ", "dim")]
+    parts += [(_short(stats.errors), "bold red" if stats.errors else ""), (" err ", "dim")]
+    if stats.retries:
+        parts += [(_short(stats.retries), "yellow"), (" retry ", "dim")]
+    rate, spent = stats.images_per_s, stats.estimated_cost_usd
+    parts += [
+        (f" {rate:.1f}/s " if rate < 100 else f" {_short(rate)}/s ", ""),
+        # cents matter while the bill is small
+        (f"${spent:.2f}" if spent < 100 else f"${_short(spent)}", ""),
+    ]
+    return Text.assemble(*parts)
 
 
 async def show_progress(sweep: Sweep, console: Console) -> None:
@@ -69,12 +80,11 @@ def summary_text(report: Report) -> str:
         lines.append(
             "skipped: " + ", ".join(f"{k} {v}" for k, v in sorted(report.skipped_by_reason.items()))
         )
-    if report.errors_by_code:
-        lines.append(
-            "errors: " + ", ".join(f"{k} {v}" for k, v in sorted(report.errors_by_code.items()))
-        )
-    if s.throttled:
-        lines.append(f"throttled responses retried: {s.throttled:,}")
+    for code, count in sorted(report.errors_by_code.items()):
+        example = report.error_examples.get(code)
+        lines.append(f"error {code} x{count:,}" + (f": {example}" if example else ""))
+    if s.throttled or s.retries:
+        lines.append(f"retried calls {s.retries:,} (throttled responses {s.throttled:,})")
     return "\n".join(lines)
 
 

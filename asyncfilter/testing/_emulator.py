@@ -58,6 +58,8 @@ class EmulatorSettings:
     error_rate: float = 0.0
     """Share of calls answered with an injected ``error_code`` (after the quota check)."""
     error_code: str = "InternalServerError"
+    error_status: int | None = None
+    """HTTP status of injected errors; default 500 for InternalServerError, else 400."""
     reset_rate: float = 0.0
     """Share of calls whose connection is dropped before any response (a reset)."""
     truncate_rate: float = 0.0
@@ -283,7 +285,9 @@ class RekognitionEmulator:
             raise ServiceError("ThrottlingException", "Rate exceeded")
         if settings.error_rate and self._rng.random() < settings.error_rate:
             stats.injected_errors += 1
-            status = 500 if settings.error_code == "InternalServerError" else 400
+            status = settings.error_status or (
+                500 if settings.error_code == "InternalServerError" else 400
+            )
             raise ServiceError(settings.error_code, "Injected by the emulator", status)
         if settings.latency_ms or settings.jitter_ms:
             delay = self._rng.uniform(
