@@ -109,15 +109,14 @@ async def open_review(
         ledger = await Ledger.open(state)  # its lock refuses a second review or a sweep
         stack.push_async_callback(ledger.aclose)
         db = ledger.connection
-        names = await ReviewStore.band_names(db, outcome, name)
+        names, total, done = await ReviewStore.survey(db, outcome, name)
         async with db.execute("SELECT description FROM jobs") as cur:
             descriptions = [str(row[0]) for row in await cur.fetchall()]
         resolver = PlaceResolver.from_jobs(
             descriptions, names if outcome == "review" else (), override
         )
         store = ReviewStore(db, resolver, outcome, name)
-        store.names = names
-        await store.count()
+        store.names, store.total, store.done = names, total, done
         if s3_client is None:
             session = session or session_for(profile=profile, region=region)
             s3_client = await open_s3_for_review(stack, session, endpoint_url=s3_endpoint_url)

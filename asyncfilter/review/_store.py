@@ -130,20 +130,20 @@ class ReviewStore:
         self.done = 0
 
     @staticmethod
-    async def band_names(db: aiosqlite.Connection, outcome: str, name: str | None) -> list[str]:
-        """The classes (copy folders) in the band, to resolve before serving."""
+    async def survey(
+        db: aiosqlite.Connection, outcome: str, name: str | None
+    ) -> tuple[list[str], int, int]:
+        """The band's classes (to resolve before serving), its size and how much of it is
+        decided, in one pass over the ledger; decisions keep :attr:`done` current after."""
         where, params = _band(outcome, name)
-        query = f"SELECT DISTINCT COALESCE(o.folder, o.match_label) {_FROM} WHERE {where}"
+        query = (
+            f"SELECT COALESCE(o.folder, o.match_label), count(*), count(s.verdict) {_FROM} "
+            f"WHERE {where} GROUP BY 1"
+        )
         async with db.execute(query, params) as cur:
-            return sorted(str(row[0]) for row in await cur.fetchall() if row[0] is not None)
-
-    async def count(self) -> None:
-        """Count the band once; decisions keep :attr:`done` up to date from then on."""
-        where, params = _band(self.outcome, self.name)
-        query = f"SELECT count(*), count(s.verdict) {_FROM} WHERE {where}"
-        async with self._db.execute(query, params) as cur:
-            row = await cur.fetchone()
-        self.total, self.done = (int(row[0]), int(row[1])) if row else (0, 0)
+            rows = await cur.fetchall()
+        names = sorted(str(row[0]) for row in rows if row[0] is not None)
+        return names, sum(int(row[1]) for row in rows), sum(int(row[2]) for row in rows)
 
     async def page(
         self, *, after: Sequence[Any] | None, order: str, limit: int, pending: bool

@@ -167,7 +167,9 @@
     if (state.next === null) return;
     if (state.loading) return state.loading;
     state.loading = (async () => {
-      const q = new URLSearchParams({ order: "key", pending: "1", limit: state.info.page_size });
+      // a small first page shows the first image soonest; then whole pages
+      const limit = state.items.length ? state.info.page_size : Math.min(10, state.info.page_size);
+      const q = new URLSearchParams({ order: "key", pending: "1", limit });
       if (state.next) q.set("after", JSON.stringify(state.next));
       const data = await api(`api/items?${q}`);
       state.items.push(...stamp(data.items));
