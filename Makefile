@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check bench bench-quick clean
+.PHONY: demo review-demo test lint typecheck check bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/asyncfilter demo
+
+# The demo sweep, then its review page on 127.0.0.1 until Ctrl+C.
+review-demo: $(STAMP)
+	$(BIN)/asyncfilter demo --review
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -451,11 +451,12 @@ def emulator(**opts: Any) -> int:
 @cli.command()
 @click.option("--images", type=click.IntRange(50, 3000), default=300, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
-def demo(images: int, seed: int) -> int:
+@click.option("--review", is_flag=True, help="Then serve the review page of its band.")
+def demo(images: int, seed: int, review: bool) -> int:
     """A real sweep over HTTP against local moto S3 and the emulator: no AWS account needed."""
     from ..testing._demo import run_demo
 
-    return run_demo(images=images, seed=seed)
+    return run_demo(images=images, seed=seed, review_page=review)
 
 
 cli.add_command(review_command)

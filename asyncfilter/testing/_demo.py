@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -178,8 +179,28 @@ async def _copied(endpoint: str) -> list[str]:
     return keys
 
 
-def run_demo(*, images: int = 300, seed: int = 7) -> int:
-    """Run the demo end to end; returns the scan's exit code."""
+def _serve_review(state: Path, endpoint: str, env: dict[str, str]) -> None:
+    """``asyncfilter review`` on the demo's ledger until Ctrl+C (moto must stay up meanwhile)."""
+    print("\nserving the review page for the borderline images (Ctrl+C when done):", flush=True)
+    command = [sys.executable, "-m", "asyncfilter", "review", "--state", str(state),
+               "--s3-endpoint-url", endpoint]  # fmt: skip
+    with subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL) as proc:
+        try:
+            proc.wait()
+        except KeyboardInterrupt:  # the review got the same Ctrl+C: let it finish its moves
+            proc.wait()
+    # (from the ledger: Ctrl+C in a terminal has stopped moto's server too)
+    with sqlite3.connect(state) as db:
+        verdicts = dict(db.execute("SELECT verdict, count(*) FROM objects GROUP BY verdict"))
+    print(
+        f"reviewed: {verdicts.get('accepted', 0)} accepted, now in s3://{DEST}/Robin/; "
+        f"{verdicts.get('rejected', 0)} rejected, now in s3://{DEST}/_rejected/Robin/"
+    )
+
+
+def run_demo(*, images: int = 300, seed: int = 7, review_page: bool = False) -> int:
+    """Run the demo end to end; returns the scan's exit code. With ``review_page``, serve the
+    review page of its band afterwards, until Ctrl+C."""
     started = time.monotonic()
     entries = story(images, seed)
     kinds: dict[str, int] = {}
@@ -231,6 +252,8 @@ def run_demo(*, images: int = 300, seed: int = 7) -> int:
             copied = anyio.run(_copied, moto.endpoint_url)
             stats = emu.stats()
             lines = [json.loads(line) for line in results.read_text().splitlines()]
+            if review_page and code == 0:
+                _serve_review(Path(tmp, "ledger.sqlite"), moto.endpoint_url, env)
         by_key = {k: kind for k, kind, _ in entries}
         hits = [k for k in copied if k.startswith("Robin/")]
         review = [k for k in copied if k.startswith("_review/Robin/")]
@@ -254,6 +277,11 @@ def run_demo(*, images: int = 300, seed: int = 7) -> int:
             f"{len(lines)} results recorded"
         )
         print(f"demo finished in {time.monotonic() - started:.1f} s")
+        if not review_page and review:
+            print(
+                f"to accept or reject the {len(review)} borderline images in your browser "
+                "(keys a, x, z; a grid with g): make review-demo, or asyncfilter demo --review"
+            )
         return code if not wrong else 1
 
 
