@@ -1,13 +1,20 @@
 """asyncfilter: keep only the images that really show what you want, where they live in S3.
 
 The public API is everything named in ``__all__``; the modules behind it are private.
+
+The data types, the configuration and the exceptions are imported at once; what needs the AWS
+stack (aioboto3, botocore, aiohttp: most of a second to import) is imported the first time it
+is used, so that ``asyncfilter --help`` and a program that only builds a configuration start
+fast.
 """
 
-import typing
+from importlib import import_module as _import_module
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from ._config import S3Location, ScanConfig
-from ._copying import Copier, S3Copier
-from ._detection import Detector, RekognitionDetector
 from ._errors import (
     AsyncFilterError,
     ConfigError,
@@ -22,27 +29,64 @@ from ._errors import (
     Throttled,
     TransientError,
 )
-from ._export import FORMATS as EXPORT_FORMATS
-from ._export import ExportReport, FormatReport, ManifestLimits, export
-from ._listing import Lister, S3Lister
 from ._models import BoundingBox, Detection, Instance, Label, S3Object
+from ._pricing import PriceTable
 from ._results import ImageResult, Match, Outcome, Report, SkipReason, Stats, StopReason
-from ._scan import Sweep, open_scan, scan
 
-if typing.TYPE_CHECKING:
+if _TYPE_CHECKING:
+    from ._copying import Copier, S3Copier
+    from ._detection import Detector, RekognitionDetector
+    from ._export import FORMATS as EXPORT_FORMATS
+    from ._export import ExportReport, FormatReport, ManifestLimits, export
+    from ._ledger import LedgerError
+    from ._listing import Lister, S3Lister
+    from ._plan import Plan, plan
+    from ._scan import Sweep, open_scan, scan
     from .review import Review, open_review, review_app
 
+try:
+    __version__ = _version("asyncfilter")
+except _PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
 
-def __getattr__(name: str) -> object:
-    """The review page needs aiohttp (the ``review`` extra): imported only when asked for."""
-    if name in ("Review", "open_review", "review_app"):
-        from . import review
+#: Public names imported on first use: ``name -> (module, attribute)``.
+_LAZY = {
+    "Copier": ("._copying", "Copier"),
+    "S3Copier": ("._copying", "S3Copier"),
+    "Detector": ("._detection", "Detector"),
+    "RekognitionDetector": ("._detection", "RekognitionDetector"),
+    "EXPORT_FORMATS": ("._export", "FORMATS"),
+    "ExportReport": ("._export", "ExportReport"),
+    "FormatReport": ("._export", "FormatReport"),
+    "ManifestLimits": ("._export", "ManifestLimits"),
+    "export": ("._export", "export"),
+    "LedgerError": ("._ledger", "LedgerError"),
+    "Lister": ("._listing", "Lister"),
+    "S3Lister": ("._listing", "S3Lister"),
+    "Plan": ("._plan", "Plan"),
+    "plan": ("._plan", "plan"),
+    "Sweep": ("._scan", "Sweep"),
+    "open_scan": ("._scan", "open_scan"),
+    "scan": ("._scan", "scan"),
+    "Review": (".review", "Review"),
+    "open_review": (".review", "open_review"),
+    "review_app": (".review", "review_app"),
+}
 
-        return getattr(review, name)
-    raise AttributeError(f"module 'asyncfilter' has no attribute {name!r}")
+
+def __getattr__(name: str) -> _Any:
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'asyncfilter' has no attribute {name!r}") from None
+    value = getattr(_import_module(module, __name__), attribute)
+    globals()[name] = value  # once imported, an ordinary attribute
+    return value
 
 
-__version__ = "0.1.0.dev0"
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -62,10 +106,13 @@ __all__ = [
     "ImageResult",
     "Instance",
     "Label",
+    "LedgerError",
     "Lister",
     "ManifestLimits",
     "Match",
     "Outcome",
+    "Plan",
+    "PriceTable",
     "RekognitionDetector",
     "Report",
     "Review",
@@ -87,6 +134,7 @@ __all__ = [
     "export",
     "open_review",
     "open_scan",
+    "plan",
     "review_app",
     "scan",
 ]

@@ -254,7 +254,7 @@ class Controller:
     def stats(self) -> Stats:
         end = self._ended if self._ended is not None else self._clock()
         c = self._counts
-        cost = self._prices.cost(self.paid_calls, already_this_month=self._prior_paid)
+        cost = self._prices.cost(self.paid_calls, after=self._prior_paid)
         return Stats(
             listed=self.listed,
             calls_started=self.calls_started,

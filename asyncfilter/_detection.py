@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ._aws import Kind, classify
-from ._errors import CredentialsError, ImageFailed, Throttled, TransientError, Unreachable
+from ._aws import detection_error
 from ._models import DETECT_LABELS, Detection, S3Object
 
 
@@ -56,20 +55,5 @@ class RekognitionDetector:
         try:
             response = await self._client.detect_labels(**kwargs)
         except Exception as exc:
-            raise _detection_error(exc) from exc
+            raise detection_error(exc) from exc
         return Detection.from_response(response)
-
-
-def _detection_error(exc: Exception) -> Exception:
-    failure = classify(exc)
-    if failure is None:
-        return exc
-    if failure.kind is Kind.CREDENTIALS:
-        return CredentialsError(f"Rekognition rejected the credentials: {failure.message}")
-    if failure.kind is Kind.THROTTLED:
-        return Throttled(failure.code, failure.message)
-    if failure.kind is Kind.UNREACHABLE:
-        return Unreachable(failure.code, failure.message)
-    if failure.kind is Kind.TRANSIENT:
-        return TransientError(failure.code, failure.message)
-    return ImageFailed(failure.code, failure.message)

@@ -109,7 +109,7 @@ async def plan(
         to_send=to_send,
         would_send=would_send,
         prior_paid_calls=prior,
-        estimated_cost_usd=config.prices.cost(would_send, already_this_month=prior),
+        estimated_cost_usd=config.prices.cost(would_send, after=prior),
         estimated_seconds=would_send / config.tps if config.tps else None,
         notes=notes,
     )

@@ -283,9 +283,12 @@ async def test_kill_9_mid_sweep_then_resume_pays_each_decided_object_once(
     answered = (await admin(emulator.stats))["answered_by_object"]
     twice = {name for name, n in answered.items() if n > 1}
     # nothing the ledger had recorded was paid for again: only calls answered before the kill
-    # and not yet committed (in flight, or in the writer's last batch) were repeated
-    assert not {f"{source}/{k}" for k in recorded} & twice
-    assert twice <= set(answered_before) - {f"{source}/{k}" for k in recorded}
+    # and not yet committed (the writer's last batch), or in flight at the kill (at most one
+    # per worker, 8), were repeated, and none more than once
+    recorded_names = {f"{source}/{k}" for k in recorded}
+    assert not recorded_names & twice
+    assert max(answered.values()) <= 2
+    assert len(twice - (set(answered_before) - recorded_names)) <= 8
     assert set(answered_before) | set(answered) == {f"{source}/{k}" for k in keys}
     assert summary["cached"] == len(recorded)
     assert summary["paid_calls"] == len(keys) - len(recorded)

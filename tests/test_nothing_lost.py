@@ -34,8 +34,6 @@ from asyncfilter.testing import (
     moto_server,
 )
 
-pytestmark = pytest.mark.servers
-
 TREE = [{"Name": "Tree", "Confidence": 99.0}]
 
 

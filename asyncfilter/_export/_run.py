@@ -19,6 +19,7 @@ from .._clients import open_plain_s3, session_for
 from .._errors import ConfigError
 from .._ledger import Ledger
 from .._results import Outcome
+from ._catalog import FORMAT_HELP
 from ._coco import coco
 from ._format import Builder, Built, ExportContext, ManifestLimits
 from ._groundtruth import classification, detection
@@ -57,6 +58,7 @@ FORMATS: dict[str, _Format] = {
     "jsonl": _Format(None, frozenset(Outcome), needs_sizes=False),
 }
 """Every export format by name. ``jsonl`` is the whole ledger, one object a line."""
+assert list(FORMATS) == list(FORMAT_HELP), "the catalog and the registry list the same formats"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import anyio
 import orjson
@@ -12,9 +13,11 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from .._export import ExportReport
 from .._results import ImageResult, Report, Stats
-from .._scan import Sweep
+
+if TYPE_CHECKING:
+    from .._export import ExportReport
+    from .._scan import Sweep
 
 
 def _short(n: float) -> str:

@@ -387,6 +387,12 @@ class RekognitionEmulator:
             from aiobotocore.config import AioConfig
 
             session = aioboto3.Session()
+            if endpoint and not await session._session.get_credentials():
+                # a local S3 stand-in (moto, MinIO...) with nothing in the environment: the
+                # emulator is a stand-in too, so it signs with dummy keys rather than fail
+                session = aioboto3.Session(
+                    aws_access_key_id="testing", aws_secret_access_key="testing"
+                )
             self._s3 = await self._stack.enter_async_context(
                 session.client(
                     "s3",
