@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import anyio
 import pytest
 from helpers import list_keys
 from review_helpers import Band, ledger_rows, make_band, placed
@@ -344,3 +346,18 @@ async def test_exports_carry_the_verdicts(moto: MotoServer, band: Band, tmp_path
     assert report.formats["labelstudio"].images == 25
     with pytest.raises(ConfigError, match="gt-classification"):
         await export(band.state, ["coco"], str(out), negatives=True)
+
+
+async def test_the_command_refuses_a_ledger_in_use_in_one_line(
+    moto: MotoServer, band: Band
+) -> None:
+    command = [sys.executable, "-m", "asyncfilter", "review", "--state", str(band.state),
+               "--s3-endpoint-url", moto.endpoint_url, "--host", "0.0.0.0"]  # fmt: skip
+    async with open_review(band.state, s3_endpoint_url=moto.endpoint_url, serve=False):
+        done = await anyio.run_process(command, check=False)
+    assert done.returncode == 2
+    lines = done.stderr.decode().strip().splitlines()
+    assert "warning: serving on 0.0.0.0" in lines[0]
+    assert lines[1].startswith("asyncfilter: error: ledger")
+    assert "in use" in lines[1]
+    assert len(lines) == 2
