@@ -17,7 +17,7 @@ import pytest
 from helpers import list_keys
 from review_helpers import Band, ledger_rows, make_band, placed
 
-from asyncfilter import ConfigError, export, open_review
+from asyncfilter import ConfigError, export, open_review, scan
 from asyncfilter._ledger import SCHEMA_VERSION, Ledger
 from asyncfilter.review._places import PlaceResolver
 from asyncfilter.review._store import Decision, verdict_of
@@ -361,3 +361,55 @@ async def test_the_command_refuses_a_ledger_in_use_in_one_line(
     assert lines[1].startswith("asyncfilter: error: ledger")
     assert "in use" in lines[1]
     assert len(lines) == 2
+
+
+async def test_spot_checking_hits_keeps_the_accepted_and_moves_the_rejected_aside(
+    s3: Any, moto: MotoServer, band: Band
+) -> None:
+    sure = ["sure/0000.jpg", "sure/0001.jpg"]
+    async with open_review(
+        band.state, outcome="hit", s3_endpoint_url=moto.endpoint_url, serve=False
+    ) as review:
+        assert review.store.total == 2
+        await review.store.decide(
+            [Decision("k", band.source, sure[0], "accept"),
+             Decision("r", band.source, sure[1], "reject")]
+        )  # fmt: skip
+        await review.applier.apply_pending()
+    keys = set(await list_keys(s3, band.dest))
+    assert f"Robin/{sure[0]}" in keys
+    assert f"Robin/{sure[1]}" not in keys
+    assert f"_rejected/Robin/{sure[1]}" in keys
+    rows = ledger_rows(band.state)
+    assert (rows[sure[0]]["outcome"], rows[sure[0]]["verdict"]) == ("hit", "accepted")
+    assert rows[sure[1]]["verdict"] == "rejected"
+
+
+async def test_a_later_sweep_keeps_the_verdicts_and_copies_nothing_again(
+    s3: Any, moto: MotoServer, emulator: Any, band: Band, config_for: Any
+) -> None:
+    accepted, rejected = band.keys[:4], band.keys[4:7]
+    async with open_review(band.state, s3_endpoint_url=moto.endpoint_url, serve=False) as review:
+        await review.store.decide(
+            [Decision(f"a{k}", band.source, k, "accept") for k in accepted]
+            + [Decision(f"r{k}", band.source, k, "reject") for k in rejected]
+        )
+        await review.applier.apply_pending()
+    before = sorted(await list_keys(s3, band.dest))
+    report = await scan(
+        config_for(review_threshold=60, state=str(band.state), concurrency=8, preflight=False)
+    )
+    assert report.stats.paid_calls == 0
+    assert report.stats.hits == 2 + len(accepted)  # the accepted count as hits from now on
+    assert report.stats.review == 30 - len(accepted) - len(rejected)
+    after = [k for k in await list_keys(s3, band.dest) if not k.endswith(".manifest")]
+    assert sorted(after) == [k for k in before if not k.endswith(".manifest")]
+    where = await placed(s3, band)
+    assert all(where[k] == ["Robin/"] for k in accepted)
+    assert all(where[k] == ["_rejected/Robin/"] for k in rejected)
+    rows = ledger_rows(band.state)
+    assert all(rows[k]["verdict"] == "accepted" for k in accepted)
+    assert all(rows[k]["verdict"] == "rejected" for k in rejected)
+    # and the review page still counts them as decided
+    async with open_review(band.state, s3_endpoint_url=moto.endpoint_url, serve=False) as again:
+        assert (again.store.total, again.store.done) == (30, len(accepted) + len(rejected))
