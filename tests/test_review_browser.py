@@ -75,6 +75,7 @@ async def wait_done(page: Any, done: int) -> None:
     await page.locator(f'#counter[data-done="{done}"]').wait_for()
 
 
+@pytest.mark.timeout(300)  # a sweep of 200 and 200 keypresses: room for a slow machine
 async def test_two_hundred_keyboard_decisions_land_exactly_in_s3_and_the_ledger(
     page: Any, s3: Any, emulator: Any, buckets: tuple[str, str], config_for: Any,
     moto: MotoServer, tmp_path: Path,
@@ -199,6 +200,7 @@ def _stop(proc: subprocess.Popen[str]) -> int:
     return code
 
 
+@pytest.mark.timeout(300)
 async def test_the_server_killed_mid_run_loses_no_acknowledged_decision_and_copies_once(
     page: Any, s3: Any, emulator: Any, buckets: tuple[str, str], config_for: Any,
     moto: MotoServer, tmp_path: Path,

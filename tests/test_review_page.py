@@ -413,3 +413,24 @@ async def test_a_later_sweep_keeps_the_verdicts_and_copies_nothing_again(
     # and the review page still counts them as decided
     async with open_review(band.state, s3_endpoint_url=moto.endpoint_url, serve=False) as again:
         assert (again.store.total, again.store.done) == (30, len(accepted) + len(rejected))
+
+
+async def test_concurrent_requests_each_count_exactly_once(moto: MotoServer, band: Band) -> None:
+    async with (
+        open_review(band.state, s3_endpoint_url=moto.endpoint_url) as review,
+        client(review.url or "", review.token) as http,
+    ):
+
+        async def send(part: list[str]) -> None:
+            await decide(http, band, *[decision(k, "accept", id=f"id-{k}") for k in part])
+            await decide(http, band, *[decision(k, "accept", id=f"id-{k}") for k in part])
+
+        async with anyio.create_task_group() as tg:
+            for start in range(0, 30, 3):
+                tg.start_soon(send, band.keys[start : start + 3])
+        assert (review.store.done, review.store.total) == (30, 30)
+        await review.applier.apply_pending()
+    with sqlite3.connect(band.state) as db:
+        assert db.execute("SELECT count(*) FROM review_events").fetchone() == (30,)
+    rows = ledger_rows(band.state)
+    assert all(rows[k]["dest_key"] == f"Robin/{k}" for k in band.keys)

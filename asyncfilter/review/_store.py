@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
+import anyio
 
 from .._errors import ConfigError
 from ._places import PlaceResolver, Places
@@ -128,6 +129,9 @@ class ReviewStore:
         """The classes in the band."""
         self.total = 0
         self.done = 0
+        # One connection serves every request and the worker: a write transaction must not
+        # be committed, or rolled back, half-way by another task's statements.
+        self._writing = anyio.Lock()
 
     @staticmethod
     async def survey(
@@ -186,6 +190,10 @@ class ReviewStore:
     async def decide(self, decisions: Sequence[Decision]) -> list[dict[str, Any]]:
         """Append ``decisions`` and the verdicts they lead to, in one transaction committed
         before this returns. A decision whose ``client_id`` is already stored counts once."""
+        async with self._writing:
+            return await self._decide(decisions)
+
+    async def _decide(self, decisions: Sequence[Decision]) -> list[dict[str, Any]]:
         now, out, delta = time.time(), [], 0
         try:
             for decision in decisions:
@@ -287,15 +295,20 @@ class ReviewStore:
         ]
 
     async def set_step(self, move: Move, step: str, verdict: str | None) -> None:
-        await self._db.execute(
-            "UPDATE review_state SET step = ?, step_verdict = ? WHERE bucket = ? AND key = ?",
-            (step, verdict, move.bucket, move.key),
-        )
-        await self._db.commit()
+        async with self._writing:
+            await self._db.execute(
+                "UPDATE review_state SET step = ?, step_verdict = ? WHERE bucket = ? AND key = ?",
+                (step, verdict, move.bucket, move.key),
+            )
+            await self._db.commit()
 
     async def settle(self, move: Move, verdict: str | None) -> None:
         """Record ``verdict`` as at rest, in ``review_state`` and in the object's row, where
         sweeps, ``plan`` and exports read it."""
+        async with self._writing:
+            await self._settle(move, verdict)
+
+    async def _settle(self, move: Move, verdict: str | None) -> None:
         bucket, key = move.places.of(verdict)
         if verdict == "accepted":
             outcome = "hit"

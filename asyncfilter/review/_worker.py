@@ -41,20 +41,15 @@ class Applier:
         self._wake = anyio.Event()
         self._lock = anyio.Lock()  # one pass at a time: a move is never applied twice at once
         self.stats = ApplierStats()
-        self.idle = anyio.Event()
-        """Set whenever nothing is left to apply (tests and shutdown wait on it)."""
 
     def wake(self) -> None:
         """A decision was stored: look for work now."""
-        self.idle = anyio.Event() if self.idle.is_set() else self.idle
         self._wake.set()
 
     async def run(self) -> None:
         while True:
             self._wake = anyio.Event()
             failed = await self.apply_pending()
-            if not failed:
-                self.idle.set()
             with anyio.move_on_after(self._retry_s if failed else math.inf):
                 await self._wake.wait()
 
