@@ -45,15 +45,17 @@ class LabelHints:
     def add(self, labels: Iterable[Label]) -> None:
         """Count one answered image's labels, whatever their confidence."""
         self.answered += 1
-        names: set[str] = set()
+        # a dict, not a set: insertion order makes ties in "most common" come out the same
+        # way every run (first seen first), whatever the hash seed
+        names: dict[str, None] = {}
         spelling = self._spelling
         for label in labels:
             for name in (label.name, *label.parents, *label.aliases):
                 folded = name.casefold()
                 if folded not in names:
-                    names.add(folded)
+                    names[folded] = None
                     spelling.setdefault(folded, name)
-        self._images_with.update(names)
+        self._images_with.update(names.keys())
         if not self._seen_wanted:
             self._seen_wanted = any(w.casefold() in names for w in self._wanted)
 
