@@ -19,10 +19,13 @@ from ._errors import (
     Throttled,
     TransientError,
 )
+from ._estimate import Estimate
 from ._export import FORMATS as EXPORT_FORMATS
 from ._export import ExportReport, FormatReport, ManifestLimits, export
+from ._forecast import Forecast
 from ._listing import Lister, S3Lister
 from ._models import BoundingBox, Detection, Instance, Label, S3Object
+from ._order import RandomOrderLister
 from ._results import ImageResult, Match, Outcome, Report, SkipReason, Stats, StopReason
 from ._scan import Sweep, open_scan, scan
 
@@ -39,8 +42,10 @@ __all__ = [
     "Detection",
     "Detector",
     "ErrorRateExceeded",
+    "Estimate",
     "ExportError",
     "ExportReport",
+    "Forecast",
     "FormatReport",
     "ImageFailed",
     "ImageResult",
@@ -50,6 +55,7 @@ __all__ = [
     "ManifestLimits",
     "Match",
     "Outcome",
+    "RandomOrderLister",
     "RekognitionDetector",
     "Report",
     "S3Copier",
