@@ -84,7 +84,7 @@ def _round_calls(calls: int, *, up: bool) -> int:
     """Three significant figures, rounded outward so the range only widens."""
     if calls < 1000:
         return calls
-    step = 10 ** (len(str(calls)) - 3)
+    step: int = 10 ** (len(str(calls)) - 3)
     return (-(-calls // step) if up else calls // step) * step
 
 
