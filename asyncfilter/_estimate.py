@@ -78,6 +78,32 @@ def hit_rate(n: int, hits: int, *, population: int | None = None, level: float =
     return Estimate(hits / n, low, high, level, n, hits, population)
 
 
+def upper_end_below(
+    rate: float, n: int, hits: int, *, population: int | None = None, level: float = 0.95
+) -> bool:
+    """Whether the sequence's upper end is below ``rate``, from one log-ratio: O(1), so a
+    controller can check ``--min-hit-rate`` after every image without computing the interval.
+    Equal to ``hit_rate(...).high < rate``."""
+    _check(n, hits, population, level)
+    if n == 0:
+        return rate > 1.0
+    threshold = -math.log1p(-level)
+    if population is None:
+        if rate > 1.0:
+            return True
+        return hits / n < rate and log_mixture_ratio(rate, n, hits) >= threshold
+    m = math.ceil(rate * population - 1e-9)  # the fewest hits at or above ``rate``
+    if m > population - (n - hits):
+        return True  # the misses alone rule out that many hits
+    if m <= hits:
+        return False  # the hits alone reach it
+    # convex in m: below the threshold's reach iff excluded at m and rising there
+    return (
+        log_ratio_finite(m, population, n, hits) >= threshold
+        and _step(population, n, hits, m - 1) > 0
+    )
+
+
 def log_mixture_ratio(p: float, n: int, hits: int) -> float:
     """``log M_n(p)`` of the beta-binomial mixture; the sequence excludes ``p`` once it reaches
     ``log(1/alpha)``."""
@@ -212,6 +238,13 @@ class HitRateTracker:
         """Count one answered image."""
         self.n += 1
         self.hits += hit
+
+    def below(self, rate: float) -> bool:
+        """Whether the upper end is already below ``rate`` (O(1): see :func:`upper_end_below`)."""
+        population = self.population
+        if population is not None and population < self.n:
+            population = None
+        return upper_end_below(rate, self.n, self.hits, population=population, level=self.level)
 
     def estimate(self) -> Estimate | None:
         """The current estimate, or ``None`` before the first answer."""

@@ -14,6 +14,7 @@ from asyncfilter._estimate import (
     hit_rate,
     log_mixture_ratio,
     log_ratio_finite,
+    upper_end_below,
 )
 from asyncfilter._forecast import (
     Forecast,
@@ -156,6 +157,31 @@ def test_low_hit_rate_fires_only_when_the_whole_sequence_is_below_the_floor() ->
     assert not low_hit_rate(hit_rate(100, 1), 0.05)  # 1%, but far from sure yet
     assert low_hit_rate(hit_rate(2000, 20), 0.05)
     assert not low_hit_rate(hit_rate(2000, 90), 0.05)
+
+
+def test_the_constant_time_stop_check_agrees_with_the_interval() -> None:
+    rng = random.Random(7)
+    for _ in range(1500):
+        population = rng.choice([None, rng.randint(1, 50_000)])
+        n = rng.randint(0, population or 20_000)
+        k = rng.randint(0, n)
+        floor = rng.choice([0.005, 0.01, 0.05, 0.3, rng.random(), k / max(n, 1)])
+        expected = low_hit_rate(hit_rate(n, k, population=population), floor)
+        assert upper_end_below(floor, n, k, population=population) == expected, (
+            population,
+            n,
+            k,
+            floor,
+        )
+
+
+def test_the_tracker_checks_the_floor_without_computing_the_interval() -> None:
+    tracker = HitRateTracker(population=5000)
+    for i in range(1500):
+        tracker.add(i % 100 == 0)
+    assert tracker.below(0.05)
+    assert not tracker.below(0.01)
+    assert tracker._cache is None  # nothing computed
 
 
 def test_the_incomplete_beta_agrees_with_a_summed_binomial_tail() -> None:
