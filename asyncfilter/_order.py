@@ -54,8 +54,9 @@ def _seed_bytes(seed: int) -> bytes:
 class RandomOrderLister:
     """Lists ``inner`` completely, then yields its objects in the seed's random order.
 
-    After a listing, :attr:`listed_keys`, :attr:`listed_pages`, :attr:`listing_seconds` and
-    :attr:`listing_cost_usd` describe it (for ``plan`` and the summary).
+    After a listing, :attr:`listed_keys`, :attr:`listed_pages`, :attr:`listing_seconds`,
+    :attr:`listing_cost_usd` and :attr:`eligible_keys` describe it (for ``plan``, the summary
+    and the estimate's population); they are set before the first page is yielded.
     """
 
     def __init__(
@@ -65,8 +66,11 @@ class RandomOrderLister:
         seed: int,
         spill_dir: Path | None = None,
         page_size: int = 1000,
+        eligible: Callable[[S3Object], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``eligible``: the objects a sweep would send (not skipped); counted while listing,
+        so that the hit-rate estimate knows its population before the first call."""
         if not isinstance(seed, int) or not -(2**127) <= seed < 2**127:
             raise ValueError(f"seed must be an integer that fits in 128 bits, got {seed!r}")
         if page_size < 1:
@@ -78,6 +82,9 @@ class RandomOrderLister:
         self._spill_dir = spill_dir
         self._page_size = page_size
         self._clock = clock
+        self._eligible = eligible
+        self.eligible_keys: int | None = None
+        """How many listed objects ``eligible`` accepted, once the listing has finished."""
         self.listed_keys = 0
         self.listed_pages = 0
         self.listing_seconds: float | None = None
@@ -116,11 +123,13 @@ class RandomOrderLister:
         )
         started = self._clock()
         self.listed_keys = self.listed_pages = 0
-        self.listing_seconds = None
-        seed = self.seed
+        self.listing_seconds = self.eligible_keys = None
+        seed, eligible, eligible_keys = self.seed, self._eligible, 0
         async for page in self._inner.pages(bucket, prefix):
             self.listed_pages += 1
             self.listed_keys += len(page)
+            if eligible is not None:
+                eligible_keys += sum(1 for o in page if eligible(o))
             ranks = sweep_ranks(seed, (o.key for o in page))
             await db.executemany(
                 "INSERT INTO spill VALUES (?, ?, ?, ?, ?)",
@@ -133,3 +142,5 @@ class RandomOrderLister:
         await db.execute("CREATE INDEX spill_order ON spill (rank, key)")
         await db.commit()
         self.listing_seconds = self._clock() - started
+        if eligible is not None:
+            self.eligible_keys = eligible_keys

@@ -102,6 +102,21 @@ async def test_the_listing_is_counted_timed_and_priced() -> None:
     assert lister.listing_cost_usd == pytest.approx(3 * LIST_USD_PER_1000_REQUESTS / 1000)
 
 
+async def test_eligible_objects_are_counted_before_the_first_page_is_yielded() -> None:
+    objects = [S3Object("source", f"k{i}.{'jpg' if i % 4 else 'txt'}", 10) for i in range(400)]
+    lister = RandomOrderLister(
+        FakeLister(objects), seed=2, eligible=lambda o: o.key.endswith(".jpg")
+    )
+    assert lister.eligible_keys is None
+    iterator = lister.pages("source", "")
+    async for _ in iterator:
+        assert lister.eligible_keys == 300
+        assert lister.listed_keys == 400
+        break
+    await iterator.aclose()  # type: ignore[attr-defined]
+    assert RandomOrderLister(FakeLister(objects), seed=2).eligible_keys is None
+
+
 async def test_memory_stays_flat_as_the_listing_grows(tmp_path: Path) -> None:
     async def peak(count: int) -> int:
         lister = RandomOrderLister(FakeLister.numbered(count), seed=9, spill_dir=tmp_path)
