@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import math
 import random
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -103,6 +104,51 @@ def sweeps(orders: Ints, rate: float, kind: str) -> tuple[int, Ints]:
     return int(labels.sum()), np.cumsum(labels[orders], axis=1)
 
 
+READS = ((200, 0.5), (1000, 0.7), (1500, 0.8))  # (read after n images, target share of hits)
+
+
+@dataclass
+class Figures:
+    """What one bucket's 1,000 sweeps showed, each a per-sweep array."""
+
+    hits: int
+    missed: Bools  # the sequence (N known) excluded the true share at some step
+    missed_free: Bools  # the same for the mixture (no N)
+    missed_wilson: Bools  # a 95% Wilson interval recomputed at every step
+    false_stop: Bools  # --min-hit-rate at the bucket's own rate fired
+    reads: dict[int, tuple[Ints, Ints]]  # read_at -> (hits then, calls still needed)
+
+
+def _figures(orders: Ints, rate: float, kind: str) -> Figures:
+    hits, k = sweeps(orders, rate, kind)
+    n = STEPS[None, :]
+    at_truth = finite_log_ratio(hits, n, k)
+    z = 1.959964
+    p_hat = k / n
+    centre = (p_hat + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(p_hat * (1 - p_hat) / n + z * z / (4 * n * n))
+    truth = hits / N
+    reads = {}
+    for read_at, share in READS:
+        target = math.ceil(hits * share)
+        reads[read_at] = (k[:, read_at - 1], _actual_calls(k, read_at, target))
+    return Figures(
+        hits=hits,
+        missed=(at_truth >= THRESHOLD).any(axis=1),
+        missed_free=(mixture_log_ratio(truth, n, k) >= THRESHOLD).any(axis=1),
+        missed_wilson=((truth < centre - half) | (truth > centre + half)).any(axis=1),
+        # the floor is the bucket's own rate: the hardest case for a false stop
+        false_stop=_stops_below(rate, k, at=at_truth).any(axis=1),
+        reads=reads,
+    )
+
+
+@pytest.fixture(scope="module")
+def figures(orders: Ints) -> dict[tuple[float, str], Figures]:
+    """Every bucket swept once per seed, every step checked, summarised per sweep."""
+    return {(rate, kind): _figures(orders, rate, kind) for rate in RATES for kind in KINDS}
+
+
 def test_the_vectorised_ratios_are_the_modules() -> None:
     rng = random.Random(11)
     for _ in range(300):
@@ -124,49 +170,36 @@ def _table(results: dict[tuple[float, str], int]) -> str:
 
 
 def test_the_sequence_covers_the_bucket_rate_at_every_step_of_95_percent_of_sweeps(
-    orders: Ints,
+    figures: dict[tuple[float, str], Figures],
 ) -> None:
-    finite_misses, free_misses = {}, {}
-    for rate in RATES:
-        for kind in KINDS:
-            hits, k = sweeps(orders, rate, kind)
-            worst = finite_log_ratio(hits, STEPS[None, :], k).max(axis=1)
-            finite_misses[rate, kind] = int((worst >= THRESHOLD).sum())
-            # without the population (the mixture alone) it must hold too, if more loosely
-            worst_free = mixture_log_ratio(hits / N, STEPS[None, :], k).max(axis=1)
-            free_misses[rate, kind] = int((worst_free >= THRESHOLD).sum())
-    for misses in (finite_misses, free_misses):
-        assert max(misses.values()) <= PER_CONFIG_MAX, _table(misses)
-        assert sum(misses.values()) <= POOLED_MAX * RUNS * len(misses), _table(misses)
+    for field in ("missed", "missed_free"):  # with the population, and the mixture without
+        misses = {c: int(getattr(f, field).sum()) for c, f in figures.items()}
+        assert max(misses.values()) <= PER_CONFIG_MAX, (field, _table(misses))
+        assert sum(misses.values()) <= POOLED_MAX * RUNS * len(misses), (field, _table(misses))
 
 
 def test_a_wilson_interval_read_after_every_image_misses_in_far_more_than_5_percent(
-    orders: Ints,
+    figures: dict[tuple[float, str], Figures],
 ) -> None:
-    z = 1.959964
-    misses = {}
-    for rate in RATES:
-        hits, k = sweeps(orders, rate, "independent")
-        n = STEPS[None, :]
-        p_hat = k / n
-        centre = (p_hat + z * z / (2 * n)) / (1 + z * z / n)
-        half = z / (1 + z * z / n) * np.sqrt(p_hat * (1 - p_hat) / n + z * z / (4 * n * n))
-        truth = hits / N
-        missed = ((truth < centre - half) | (truth > centre + half)).any(axis=1)
-        misses[rate, "independent"] = int(missed.sum())
-    # read once, at a fixed n, it would miss 5%; read at every step it misses 4-8 times that
+    misses = {c: int(f.missed_wilson.sum()) for c, f in figures.items()}
+    # read once, at a fixed n, it would miss 5%; read at every step it misses 4-10 times that
     assert min(misses.values()) >= 4 * 50, _table(misses)
 
 
-def _stops_below(floor: float, k: Ints, steps: Ints = STEPS[None, :]) -> Bools:
+def _stops_below(
+    floor: float, k: Ints, steps: Ints = STEPS[None, :], at: Floats | None = None
+) -> Bools:
     """Where ``--min-hit-rate floor`` fires: the sequence's top hit count is below floor * N,
-    i.e. the (convex) ratio at ``m = ceil(floor * N)`` is past the threshold and rising there,
-    or the misses alone already rule out ``m - 1`` hits."""
+    i.e. the (convex) ratio at ``m = ceil(floor * N)`` is past the threshold and rising there
+    (its step from ``m - 1`` is positive, with ``m - 1`` allowed by the hits), or the misses
+    alone already rule out ``m - 1`` hits. ``at``: the ratio at ``m``, if already computed."""
     m = math.ceil(floor * N - 1e-9)
-    at = finite_log_ratio(m, steps, k)
-    below = finite_log_ratio(m - 1, steps, k) if m > 0 else np.full(k.shape, np.inf)
+    if at is None:
+        at = finite_log_ratio(m, steps, k)
+    # g(m) - g(m-1) = log((N-m+1)(m-k)) - log(m (N-n-m+1+k)), compared without logs
+    rising = (m > k) & ((N - m + 1) * (m - k) > m * (N - steps - m + 1 + k))
     ruled_out = m - 1 > N - (steps - k)
-    fired: Bools = (at >= THRESHOLD) & ((below < at) | ruled_out)
+    fired: Bools = (at >= THRESHOLD) & (rising | ruled_out)
     return fired
 
 
@@ -182,14 +215,9 @@ def test_the_vectorised_stop_is_the_modules_low_hit_rate() -> None:
 
 
 def test_min_hit_rate_stops_a_bucket_at_or_above_the_floor_in_at_most_5_percent_of_sweeps(
-    orders: Ints,
+    figures: dict[tuple[float, str], Figures],
 ) -> None:
-    false_stops = {}
-    for rate in RATES:
-        for kind in KINDS:
-            _, k = sweeps(orders, rate, kind)
-            # the hardest case: the floor is the bucket's own rate
-            false_stops[rate, kind] = int(_stops_below(rate, k).any(axis=1).sum())
+    false_stops = {c: int(f.false_stop.sum()) for c, f in figures.items()}
     assert max(false_stops.values()) <= PER_CONFIG_MAX, _table(false_stops)
     assert sum(false_stops.values()) <= POOLED_MAX * RUNS * len(false_stops)
 
@@ -217,11 +245,8 @@ def _actual_calls(k: Ints, start: int, target: int) -> Ints:
     return reached - start
 
 
-READS = ((200, 0.5), (1000, 0.7), (1500, 0.8))  # (read after n images, target share of hits)
-
-
 def test_the_forecast_range_holds_the_calls_actually_needed_in_95_percent_of_sweeps(
-    orders: Ints,
+    figures: dict[tuple[float, str], Figures],
 ) -> None:
     coverage = {}
 
@@ -231,19 +256,17 @@ def test_the_forecast_range_holds_the_calls_actually_needed_in_95_percent_of_swe
         low, high = f.calls
         return (low if low is not None else N + 1), (high if high is not None else math.inf)
 
-    for rate in RATES:
-        for kind in KINDS:
-            hits, k = sweeps(orders, rate, kind)
-            for read_at, share in READS:
-                target = math.ceil(hits * share)
-                actual = _actual_calls(k, read_at, target)
-                covered = [
-                    low <= need <= high
-                    for k_now, need in zip(k[:, read_at - 1].tolist(), actual, strict=True)
-                    if k_now < target
-                    for low, high in [calls_range(read_at, k_now, target)]
-                ]
-                coverage[rate, kind, read_at] = sum(covered) / len(covered)
+    for config, f in figures.items():
+        for read_at, share in READS:
+            target = math.ceil(f.hits * share)
+            k_then, actual = f.reads[read_at]
+            covered = [
+                low <= need <= high
+                for k_now, need in zip(k_then.tolist(), actual.tolist(), strict=True)
+                if k_now < target
+                for low, high in [calls_range(read_at, k_now, target)]
+            ]
+            coverage[(*config, read_at)] = sum(covered) / len(covered)
     assert min(coverage.values()) >= 0.95, coverage
 
 
