@@ -13,19 +13,26 @@ gives its verdict ("this bucket is poor"), or that it never does.
 - On the good bucket any verdict is wrong: ``--min-hit-rate 0.05`` should fire in at most 5% of
   sweeps, however long they run.
 
+And the unreachable-target rule on the good bucket with ``--target 100`` and a scan cap that
+leaves room for it (2,000 calls are needed on average): how often it stops a sweep that would
+in fact have reached the target within the cap (checked every 25 answers, as the controller
+would).
+
 Prints one JSON object on stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import statistics
 import time
 from typing import Any
 
-from asyncfilter._estimate import HitRateTracker
+from asyncfilter._estimate import HitRateTracker, hit_rate
+from asyncfilter._forecast import target_unreachable
 from asyncfilter._order import sweep_ranks
 
 N = 20_000
@@ -66,6 +73,30 @@ def verdicts(order: list[str], hits: set[str]) -> tuple[int | None, int | None]:
     return floor_at, cutoff_at
 
 
+def unreachable(order: list[str], hits: set[str], target: int, cap: int) -> tuple[bool, bool]:
+    """Whether the unreachable-target rule fired, and whether the target was in fact reached
+    within ``cap`` calls (so a firing was wrong)."""
+    found = 0
+    fired = False
+    for calls, key in enumerate(order[:cap], start=1):
+        found += key in hits
+        if found >= target:
+            return fired, True
+        if not fired and calls % 25 == 0 and _unreachable(calls, found, target, cap, len(order)):
+            fired = True
+    return fired, False
+
+
+@functools.cache
+def _unreachable(n: int, found: int, target: int, cap: int, population: int) -> bool:
+    estimate = hit_rate(n, found, population=population)
+    return target_unreachable(estimate, found, target, cap - n, limit="the scan cap") is not None
+
+
+def _order(seed: int, keys: list[str]) -> list[str]:
+    return [k for _, k in sorted(zip(sweep_ranks(seed, keys), keys, strict=True))]
+
+
 def summarise(calls: list[int | None]) -> dict[str, Any]:
     fired = sorted(c for c in calls if c is not None)
     out: dict[str, Any] = {"fired_share": round(len(fired) / len(calls), 4)}
@@ -88,12 +119,19 @@ def run(runs: int) -> dict[str, Any]:
         floor_calls: list[int | None] = []
         cutoff_calls: list[int | None] = []
         for seed in range(runs):
-            ranks = sweep_ranks(seed, keys)
-            order = [k for _, k in sorted(zip(ranks, keys, strict=True))]
-            f, c = verdicts(order, hits)
+            f, c = verdicts(_order(seed, keys), hits)
             floor_calls.append(f)
             cutoff_calls.append(c)
         listing_floor, listing_cutoff = verdicts(keys, hits)
+        if rate == 0.05:
+            for cap in (2_400, 3_000):
+                outcomes = [unreachable(_order(seed, keys), hits, 100, cap) for seed in range(runs)]
+                result[f"target_unreachable_cap_{cap}"] = {
+                    "target": 100,
+                    "reached_share": round(sum(r for _, r in outcomes) / runs, 4),
+                    "fired_share": round(sum(f for f, _ in outcomes) / runs, 4),
+                    "wrong_share": round(sum(f and r for f, r in outcomes) / runs, 4),
+                }
         result[name] = {
             "random_order": {
                 "min_hit_rate": summarise(floor_calls),

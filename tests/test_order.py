@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import tracemalloc
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from asyncfilter import Label, S3Object, ScanConfig, StopReason, scan
+from asyncfilter import Label, S3Object, ScanConfig, SourceError, StopReason, scan
 from asyncfilter._order import (
     LIST_USD_PER_1000_REQUESTS,
     RandomOrderLister,
@@ -115,6 +115,23 @@ async def test_eligible_objects_are_counted_before_the_first_page_is_yielded() -
         break
     await iterator.aclose()  # type: ignore[attr-defined]
     assert RandomOrderLister(FakeLister(objects), seed=2).eligible_keys is None
+
+
+class BrokenLister:
+    """Lists two pages, then fails as a listing does when the bucket goes away."""
+
+    async def pages(self, bucket: str, prefix: str) -> AsyncIterator[Sequence[S3Object]]:
+        for page in range(2):
+            yield [S3Object(bucket, f"p{page}/k{i}", 1) for i in range(10)]
+        raise SourceError(f"source bucket {bucket!r} does not exist")
+
+
+async def test_a_failed_listing_raises_its_error_and_leaves_no_spill_file(tmp_path: Path) -> None:
+    lister = RandomOrderLister(BrokenLister(), seed=1, spill_dir=tmp_path)
+    with pytest.raises(SourceError, match="does not exist"):
+        await keys_of(lister)
+    assert os.listdir(tmp_path) == []
+    assert lister.listing_seconds is None  # never finished
 
 
 async def test_memory_stays_flat_as_the_listing_grows(tmp_path: Path) -> None:
