@@ -31,6 +31,7 @@ filtering meets (0.5% to 30%): at 10 hits in 2,000 it is 7% narrower than Jeffre
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,7 +143,7 @@ def _bernoulli_interval(n: int, k: int, threshold: float) -> tuple[float, float]
 
 
 def _bisect_float(
-    outside: Any, inside: float, out: float, *, rising: bool, steps: int = 60
+    outside: Callable[[float], bool], inside: float, out: float, *, rising: bool, steps: int = 60
 ) -> float:
     """The boundary between ``inside`` and ``out`` (arguments in either order)."""
     lo, hi = (inside, out) if rising else (out, inside)  # lo..hi with 'outside' at one end
@@ -183,7 +184,7 @@ def _step(population: int, n: int, k: int, m: int) -> float:
     return math.log((population - m) * (m - k + 1)) - math.log((m + 1) * (population - n - m + k))
 
 
-def _bisect_int(inside: Any, lo: int, hi: int, *, keep_high: bool) -> int:
+def _bisect_int(inside: Callable[[int], bool], lo: int, hi: int, *, keep_high: bool) -> int:
     """The outermost ``m`` still inside, between an end ``lo``/``hi`` and the inside point."""
     if keep_high:  # inside(hi) is true; find the smallest inside m in [lo, hi]
         while lo < hi:
