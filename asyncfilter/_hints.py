@@ -28,7 +28,15 @@ class LabelHints:
     (a few thousand names), not by the size of the bucket.
     """
 
-    __slots__ = ("_after", "_images_with", "_seen_wanted", "_spelling", "_wanted", "answered")
+    __slots__ = (
+        "_after",
+        "_cache",
+        "_images_with",
+        "_seen_wanted",
+        "_spelling",
+        "_wanted",
+        "answered",
+    )
 
     def __init__(self, wanted: Iterable[str], *, after: int = HINT_AFTER) -> None:
         self._wanted = list(dict.fromkeys(wanted))
@@ -41,6 +49,7 @@ class LabelHints:
         self._images_with: Counter[str] = Counter()  # casefolded name -> images it was in
         self._spelling: dict[str, str] = {}  # casefolded name -> as Rekognition spells it
         self._seen_wanted = False
+        self._cache: tuple[int, str] | None = None  # (answered, text): the display reads 4x/s
 
     def add(self, labels: Iterable[Label]) -> None:
         """Count one answered image's labels, whatever their confidence."""
@@ -73,6 +82,11 @@ class LabelHints:
         floor = self._after if min_answered is None else min_answered
         if self._seen_wanted or self.answered < max(1, floor):
             return None
+        if self._cache is None or self._cache[0] != self.answered:
+            self._cache = (self.answered, self._text())
+        return self._cache[1]
+
+    def _text(self) -> str:
         quoted = ", ".join(f'"{w}"' for w in self._wanted)
         if not self._images_with:
             return f"{quoted} never appeared; no labels came back from {self.answered} images"
