@@ -10,7 +10,17 @@ from typing import Any
 
 import pytest
 
-from asyncfilter import Label, S3Object, ScanConfig, SourceError, StopReason, scan
+from asyncfilter import (
+    Estimate,
+    Label,
+    Outcome,
+    S3Object,
+    ScanConfig,
+    SourceError,
+    StopReason,
+    scan,
+)
+from asyncfilter._estimate import HitRateTracker
 from asyncfilter._order import (
     LIST_USD_PER_1000_REQUESTS,
     RandomOrderLister,
@@ -182,3 +192,39 @@ async def test_a_sweep_through_the_random_order_decides_every_object_once() -> N
     assert report.stop_reason is StopReason.COMPLETED
     assert sorted(decided) == [f"img-{i:08d}.jpg" for i in range(900)]
     assert report.stats.hits == 90
+
+
+async def test_a_capped_sweep_of_a_clustered_bucket_estimates_it_in_random_order_only() -> None:
+    # 10% robins, all in the bucket's last prefix: the first 300 keys listed hold none
+    objects = [S3Object("source", f"{i // 500:02d}/img-{i:05d}.jpg", 10) for i in range(5000)]
+    robins = {o.key: [Label("Robin", 95.0)] for o in objects[-500:]}
+    config = ScanConfig(
+        source="s3://source",
+        dest="s3://dest/out",
+        labels=("Robin",),
+        tps=None,
+        concurrency=8,
+        max_scan=300,
+    )
+
+    async def estimate(lister: Any) -> Estimate:
+        tracker = HitRateTracker(population=len(objects))
+        report = await scan(
+            config,
+            on_result=lambda r: tracker.add(r.outcome is Outcome.HIT),
+            lister=lister,
+            detector=FakeDetector.from_mapping(robins),
+            copier=FakeCopier(),
+        )
+        assert report.stop_reason is StopReason.MAX_SCAN
+        result = tracker.estimate()
+        assert result is not None
+        assert result.n == 300
+        return result
+
+    listing = await estimate(FakeLister(objects))
+    assert listing.hits == 0
+    assert listing.high < 0.10  # confidently wrong: the first prefixes are not the bucket
+    random_order = await estimate(RandomOrderLister(FakeLister(objects), seed=4))
+    assert random_order.low <= 0.10 <= random_order.high
+    assert 0.05 < random_order.estimate < 0.15
