@@ -111,9 +111,7 @@ async def configure(env: Env, **settings: Any) -> None:
     await anyio.to_thread.run_sync(env.emulator.reset)
 
 
-async def quota_saturation(
-    env: Env, quota: float = QUOTA, concurrency: int = 32
-) -> dict[str, Any]:
+async def quota_saturation(env: Env, quota: float = QUOTA, concurrency: int = 32) -> dict[str, Any]:
     """Latency 200 ± 50 ms, a quota of ``quota`` TPS, every seeded image (one in ten a hit,
     copied): achieved rate / quota. At 500 TPS about 125 calls are in flight, so
     ``concurrency`` must be above that."""
