@@ -29,6 +29,8 @@ from ._errors import (
     Throttled,
     TransientError,
 )
+from ._estimate import Estimate
+from ._forecast import Forecast
 from ._models import BoundingBox, Detection, Instance, Label, S3Object
 from ._pricing import PriceTable
 from ._results import ImageResult, Match, Outcome, Report, SkipReason, Stats, StopReason
@@ -40,6 +42,7 @@ if _TYPE_CHECKING:
     from ._export import ExportReport, FormatReport, ManifestLimits, export
     from ._ledger import LedgerError
     from ._listing import Lister, S3Lister
+    from ._order import RandomOrderLister
     from ._plan import Plan, plan
     from ._scan import Sweep, open_scan, scan
     from .review import Review, open_review, review_app
@@ -63,6 +66,7 @@ _LAZY = {
     "LedgerError": ("._ledger", "LedgerError"),
     "Lister": ("._listing", "Lister"),
     "S3Lister": ("._listing", "S3Lister"),
+    "RandomOrderLister": ("._order", "RandomOrderLister"),
     "Plan": ("._plan", "Plan"),
     "plan": ("._plan", "plan"),
     "Sweep": ("._scan", "Sweep"),
@@ -99,8 +103,10 @@ __all__ = [
     "Detection",
     "Detector",
     "ErrorRateExceeded",
+    "Estimate",
     "ExportError",
     "ExportReport",
+    "Forecast",
     "FormatReport",
     "ImageFailed",
     "ImageResult",
@@ -113,6 +119,7 @@ __all__ = [
     "Outcome",
     "Plan",
     "PriceTable",
+    "RandomOrderLister",
     "RekognitionDetector",
     "Report",
     "Review",

@@ -142,6 +142,8 @@ class ScanConfig:
     """Stop (abort) when more than this share of the last ``error_window`` decided images
     that were sent ended in an error: a sweep that mostly fails is pointless."""
     error_window: int = 50
+    dedupe: bool = True
+    """Pay once per distinct image: objects with the same size and ETag get one answer."""
     preflight: bool = True
     """Check before paying that both buckets exist and are reachable."""
     wanted: frozenset[str] = field(init=False, repr=False)

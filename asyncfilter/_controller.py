@@ -55,6 +55,7 @@ class Controller:
         self.calls_started = 0
         self.paid_calls = 0
         self.cached = 0
+        self.duplicates = 0
         self.throttled = 0
         self.retries = 0
         self.rate: _Rate | None = None
@@ -150,6 +151,8 @@ class Controller:
         self._counts[outcome] += 1
         if result.cached:
             self.cached += 1
+            if result.duplicate_of is not None:
+                self.duplicates += 1
         elif result.paid:
             self.paid_calls += 1
         if outcome is Outcome.MISS:
@@ -269,6 +272,7 @@ class Controller:
             rate=self.rate.rate if self.rate is not None else None,
             paid_calls=self.paid_calls,
             cached=self.cached,
+            duplicates=self.duplicates,
             elapsed_s=end - self._started,
             estimated_cost_usd=cost,
             saved_usd=self._prices.cost(self.cached),

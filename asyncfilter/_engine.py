@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 
 import anyio
@@ -19,6 +20,7 @@ from ._config import ScanConfig
 from ._controller import Controller
 from ._copying import Copier
 from ._detection import Detector, detector_identity
+from ._duplicates import Answer, Duplicates, digest
 from ._errors import (
     ImageFailed,
     ServiceUnreachable,
@@ -38,8 +40,18 @@ from ._verdict import Route, judge, route
 
 #: Called with every decided image, after the controller has counted it.
 Emit = Callable[[ImageResult], Awaitable[None]]
-#: What the producer hands a worker: the object, what the ledger knows of it, and its route.
-Item = tuple[S3Object, ObjectState | None, Route]
+
+
+@dataclass(slots=True)
+class Item:
+    """What the producer hands a worker: the object, what the ledger knows of it, its route,
+    and for a copy of an object already answered, that answer."""
+
+    obj: S3Object
+    state: ObjectState | None
+    route: Route
+    answer: Answer | None = None
+
 
 #: Attempts at an endpoint that refuses connections before the sweep gives up on it, when the
 #: service has not answered once yet (a service that has answered gets ``max_attempts``).
@@ -77,6 +89,7 @@ class Engine:
         self._job = job
         self._matcher = Matcher(config.labels, config.min_confidence)
         self._limiter: AdaptiveRate | FixedRate | None = None
+        self._duplicates = Duplicates() if config.dedupe else None
 
     async def run(self) -> None:
         """Run until every object is decided or a stop rule fires; then return."""
@@ -101,7 +114,7 @@ class Engine:
         finally:
             self._ctl.finish()
 
-    async def _finish(self, result: ImageResult, state: ObjectState | None = None) -> None:
+    async def _finish(self, result: ImageResult) -> None:
         """Count, remember and hand on one decided image. Runs shielded, with a deadline: a
         decided outcome is delivered even while the sweep is being cancelled."""
         self._ctl.count(result)
@@ -171,12 +184,16 @@ class Engine:
                         states: dict[str, ObjectState] = {}
                         if ledger is not None and page:
                             states = await ledger.lookup(page[0].bucket, [o.key for o in page])
-                        for obj in page:
+                        routed = [(obj, states.get(obj.key)) for obj in page]
+                        ways = [route(obj, state, config, detector) for obj, state in routed]
+                        donors = await self._donors(page, ways)
+                        for (obj, state), (way, reason) in zip(routed, ways, strict=True):
                             ctl.listed += 1
-                            state = states.get(obj.key)
-                            way, reason = route(obj, state, config, detector)
                             if way is Route.SEND or way is Route.CACHED:
-                                await send.send((obj, state, way))
+                                answer = donors.get(obj.key) if way is Route.SEND else None
+                                if answer is not None:
+                                    way = Route.DUPLICATE
+                                await send.send(Item(obj, state, way, answer))
                                 continue
                             if way is Route.SKIP:
                                 result = ImageResult(obj, Outcome.SKIPPED, skip_reason=reason)
@@ -195,7 +212,46 @@ class Engine:
                 finally:
                     ctl.unwatch(waiting)
 
+    async def _donors(
+        self, page: Sequence[S3Object], ways: Sequence[tuple[Route, object]]
+    ) -> dict[str, Answer]:
+        """Answers the ledger holds for other objects with the same bytes as the page's objects
+        that would be sent, by key: a copy found in an earlier run, or another prefix."""
+        if self._ledger is None or self._duplicates is None:
+            return {}
+        wanted = {
+            d: obj
+            for obj, (way, _) in zip(page, ways, strict=True)
+            if way is Route.SEND and (d := digest(obj)) is not None
+        }
+        if not wanted:
+            return {}
+        config = self._config
+        found: dict[str, Answer] = {}
+        donors = await self._ledger.donors(page[0].bucket, list(wanted))
+        for obj, (way, _) in zip(page, ways, strict=True):
+            d = digest(obj) if way is Route.SEND else None
+            donor = donors.get(d) if d is not None else None
+            if donor is None:
+                continue
+            key, state = donor
+            if key != obj.key and state.answers(
+                obj.etag, config.min_confidence, config.max_labels, self._detector_id
+            ):
+                assert state.response is not None
+                found[obj.key] = Answer(key, state.response, state.model_version)
+        return found
+
     # --- workers ----------------------------------------------------------------------------
+
+    def _settle(self, claimed: S3Object | None, result: ImageResult | None) -> None:
+        """End a claim on ``claimed``'s bytes: with the answer its call got, or none."""
+        if claimed is None or self._duplicates is None:
+            return
+        answer = None
+        if result is not None and result.paid and result.response is not None:
+            answer = Answer(claimed.key, result.response, result.response.get("LabelModelVersion"))
+        self._duplicates.settle(claimed, answer)
 
     async def _work(self, receive: ObjectReceiveStream[Item]) -> None:
         ctl = self._ctl
@@ -203,11 +259,19 @@ class Engine:
         async with receive:
             while True:
                 item: Item | None = None
+                claimed: S3Object | None = None
                 with anyio.CancelScope() as waiting:
                     ctl.watch(waiting)
                     try:
                         item = await receive.receive()
-                        if item[2] is Route.SEND:
+                        if item.route is Route.SEND and self._duplicates is not None:
+                            # a copy of bytes being (or already) answered waits, never pays
+                            answer = await self._duplicates.claim(item.obj)
+                            if answer is not None:
+                                item.route, item.answer = Route.DUPLICATE, answer
+                            else:
+                                claimed = item.obj
+                        if item.route is Route.SEND:
                             if not ctl.has_room():
                                 await ctl.wait_for_room()
                             if limiter is not None:
@@ -216,21 +280,37 @@ class Engine:
                         return
                     finally:
                         ctl.unwatch(waiting)
-                if item is None or ctl.stopping:
-                    return  # the sweep is stopping: an object not yet started is left alone
-                obj, state, way = item
-                if way is Route.SEND and not ctl.reserve_call():
+                if (
+                    item is None
+                    or ctl.stopping
+                    or (item.route is Route.SEND and not ctl.reserve_call())
+                ):
+                    # the sweep is stopping: an object not yet started is left alone
+                    self._settle(claimed, None)
                     return
-                result = await self._decide(obj, state, way)
+                result: ImageResult | None = None
+                try:
+                    result = await self._decide(item)
+                finally:
+                    self._settle(claimed, result)
+                    claimed = None
                 with anyio.CancelScope(shield=True):
-                    await self._finish(result, state)
+                    await self._finish(result)
 
-    async def _decide(self, obj: S3Object, state: ObjectState | None, way: Route) -> ImageResult:
+    async def _decide(self, item: Item) -> ImageResult:
+        obj, state, way = item.obj, item.state, item.route
+        duplicate_of: str | None = None
         if way is Route.CACHED:
             assert state is not None
             assert state.response is not None
             detection = Detection.from_response(state.response, state.model_version)
             attempts, paid = 0, False
+            if self._duplicates is not None:
+                self._duplicates.learn(obj, Answer(obj.key, state.response, state.model_version))
+        elif way is Route.DUPLICATE:
+            assert item.answer is not None
+            detection = Detection.from_response(item.answer.response, item.answer.model_version)
+            attempts, paid, duplicate_of = 0, False, item.answer.key
         else:
             answer = await self._detect(obj)
             if isinstance(answer, ImageResult):
@@ -245,7 +325,9 @@ class Engine:
             attempts=attempts,
             paid=paid,
             cached=not paid,
-            response=detection.raw if paid else None,
+            # a copy's row holds its answer too, so that it is answered by itself next time
+            response=detection.raw if paid or duplicate_of else None,
+            duplicate_of=duplicate_of,
         )
         if outcome is Outcome.MISS:
             return make(Outcome.MISS)

@@ -351,6 +351,44 @@ class Ledger:
                     )
         return found
 
+    async def donors(
+        self, bucket: str, digests: Sequence[tuple[int, str]]
+    ) -> dict[tuple[int, str], tuple[str, ObjectState]]:
+        """For each ``(size, etag)``, one object of ``bucket`` with those bytes and a stored
+        answer, if any: the answer its copies can take (see :mod:`asyncfilter._duplicates`)."""
+        found: dict[tuple[int, str], tuple[str, ObjectState]] = {}
+        for start in range(0, len(digests), 400):
+            chunk = digests[start : start + 400]
+            pairs = ",".join("(?, ?)" for _ in chunk)
+            query = (
+                "SELECT key, size, etag, min_confidence, max_labels, model_version, detector, "
+                "response FROM objects WHERE bucket = ? AND response IS NOT NULL "
+                f"AND (size, etag) IN (VALUES {pairs})"
+            )
+            params = [bucket, *(v for pair in chunk for v in pair)]
+            async with self._db.execute(query, params) as cursor:
+                async for key, size, etag, min_conf, max_labels, version, detector, blob in cursor:
+                    found.setdefault(
+                        (size, etag),
+                        (
+                            key,
+                            ObjectState(
+                                etag=etag,
+                                outcome=Outcome.MISS,  # (not used: only the answer is)
+                                error_code=None,
+                                retryable=False,
+                                dest_key=None,
+                                copies=frozenset(),
+                                min_confidence=min_conf,
+                                max_labels=max_labels,
+                                model_version=version,
+                                detector=detector or LEGACY_DETECTOR,
+                                response=json.loads(zlib.decompress(blob)),
+                            ),
+                        ),
+                    )
+        return found
+
     async def paid_calls(self, job: str) -> int:
         async with self._db.execute("SELECT paid_calls FROM jobs WHERE job = ?", (job,)) as cur:
             row = await cur.fetchone()
@@ -433,7 +471,7 @@ class Ledger:
             self._copy_log.append(
                 (obj.bucket, obj.key, dest_bucket, result.dest_key, result.outcome.value, now)
             )
-        if result.cached:
+        if result.cached and result.duplicate_of is None:
             if copied and match is not None:
                 self._copies.append(
                     (
@@ -630,6 +668,11 @@ async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
                 version += 1
                 await db.execute(f"PRAGMA user_version = {version}")
                 await db.commit()
+        # copies of the same bytes are found by size and ETag (see _duplicates)
+        await db.execute(
+            "CREATE INDEX IF NOT EXISTS objects_by_bytes ON objects (bucket, size, etag)"
+        )
+        await db.commit()
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute("PRAGMA synchronous = NORMAL")
     except sqlite3.DatabaseError as exc:

@@ -119,6 +119,8 @@ class ImageResult:
     """Decided from the ledger's stored answer, without a paid call."""
     response: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
     """The raw DetectLabels response, when this sweep paid for one."""
+    duplicate_of: str | None = None
+    """Answered with the answer of this other key, which holds the same bytes (no call)."""
     retryable: bool = False
     """For an error: it was temporary (throttling, 5xx, a dropped connection, a stop during
     retries), so the next run tries this image again instead of taking the error as final."""
@@ -148,6 +150,8 @@ class ImageResult:
             out["attempts"] = self.attempts
         if self.cached:
             out["cached"] = True
+        if self.duplicate_of is not None:
+            out["duplicate_of"] = self.duplicate_of
         return out
 
 
@@ -161,7 +165,9 @@ class Stats:
     paid_calls: int = 0
     """Calls the service answered in this run, which is what Rekognition bills."""
     cached: int = 0
-    """Images decided from the ledger's stored answers, without a call."""
+    """Images decided from stored answers, without a call (duplicates included)."""
+    duplicates: int = 0
+    """Images answered with the answer of another object holding the same bytes."""
     hits: int = 0
     misses: int = 0
     skipped: int = 0
@@ -222,6 +228,7 @@ class Report:
             "calls_started": s.calls_started,
             "paid_calls": s.paid_calls,
             "cached": s.cached,
+            "duplicates": s.duplicates,
             "throttled": s.throttled,
             "retries": s.retries,
             "elapsed_s": round(s.elapsed_s, 3),

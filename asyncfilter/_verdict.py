@@ -24,6 +24,8 @@ class Route(Enum):
     """The ledger holds an answer from this detector that can stand in for a call."""
     SEND = "send"
     """A paid call is needed."""
+    DUPLICATE = "duplicate"
+    """Another object with the same bytes was answered: its answer stands for this one."""
 
 
 def route(

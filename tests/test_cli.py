@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import orjson
 import pytest
-from helpers import JPEG, labels_entries, robin, seed
+from helpers import jpeg, labels_entries, robin, seed
 
 from asyncfilter.cli import main
 from asyncfilter.testing import EmulatorProcess, MotoServer
@@ -104,7 +104,7 @@ def scan_argv(source: str, dest: str, *options: str) -> list[str]:
 
 async def prepare(s3: Any, emulator: EmulatorProcess, source: str, count: int) -> None:
     keys = [f"{i:04d}.jpg" for i in range(count)]
-    await seed(s3, source, dict.fromkeys(keys, JPEG))
+    await seed(s3, source, {k: jpeg(k) for k in keys})
     entries = labels_entries(
         source, {k: [robin()] if i % 2 == 0 else [] for i, k in enumerate(keys)}
     )

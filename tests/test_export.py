@@ -56,10 +56,10 @@ IMAGES: dict[str, tuple[bytes, list[dict[str, Any]]]] = {
         make_image(160, 120, fmt="PNG"),
         [robin(91, (0.8, 0.9, 0.4, 0.3), (0.0, 0.0, 0.25, 0.5))],
     ),
-    "a/no-box.jpg": (make_image(96, 96), [robin(90)]),
-    "b/maybe-1.jpg": (make_image(120, 80), [robin(70, (0.25, 0.25, 0.5, 0.5))]),
-    "b/maybe-2.jpg": (make_image(120, 80), [robin(65)]),
-    "b/nest.jpg": (make_image(96, 96), [{"Name": "Nest", "Confidence": 99.0}]),
+    "a/no-box.jpg": (make_image(96, 96, tag=b"no-box"), [robin(90)]),
+    "b/maybe-1.jpg": (make_image(120, 80, tag=b"maybe-1"), [robin(70, (0.25, 0.25, 0.5, 0.5))]),
+    "b/maybe-2.jpg": (make_image(120, 80, tag=b"maybe-2"), [robin(65)]),
+    "b/nest.jpg": (make_image(96, 96, tag=b"nest"), [{"Name": "Nest", "Confidence": 99.0}]),
 }
 
 
@@ -389,7 +389,12 @@ async def test_header_reads_are_ranged_and_grow_only_when_the_header_is_longer()
 async def _yolo_ledger(
     s3: Any, emulator: EmulatorProcess, config_for: Any, source: str, state: Path, keys: list[str]
 ) -> None:
-    images = {k: make_image(120, 100, fmt="PNG" if k.endswith(".png") else "JPEG") for k in keys}
+    images = {
+        k: make_image(120, 100, fmt="PNG" if k.endswith(".png") else "JPEG", tag=k.encode())
+        if k.endswith(".jpg")
+        else make_image(120, 100, fmt="PNG", color=(len(k), 1, 2))
+        for k in keys
+    }
     await seed(s3, source, images)
     boxed = [robin(95, (0.1, 0.1, 0.5, 0.5))]
     await anyio.to_thread.run_sync(

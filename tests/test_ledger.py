@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import orjson
 import pytest
-from helpers import JPEG, labels_entries, list_keys, robin, seed
+from helpers import jpeg, labels_entries, list_keys, robin, seed
 
 from asyncfilter import StopReason, scan
 from asyncfilter._ledger import SCHEMA_VERSION, Ledger, LedgerError
@@ -35,7 +35,7 @@ async def story(s3: Any, emulator: EmulatorProcess, source: str, count: int) -> 
     """``count`` images; every third a robin, the others songbirds. Returns the robins."""
     keys = [f"{i:04d}.jpg" for i in range(count)]
     robins = {k for i, k in enumerate(keys) if i % 3 == 0}
-    await seed(s3, source, dict.fromkeys(keys, JPEG))
+    await seed(s3, source, {k: jpeg(k) for k in keys})
     await admin(
         emulator.add_labels,
         labels_entries(source, {k: [robin()] if k in robins else BIRDISH for k in keys}),
@@ -246,7 +246,7 @@ async def test_kill_9_mid_sweep_then_resume_pays_each_decided_object_once(
     source, dest = buckets
     keys = [f"{i:04d}.jpg" for i in range(240)]
     robins = {k for i, k in enumerate(keys) if i % 4 == 0}
-    await seed(s3, source, dict.fromkeys(keys, JPEG))
+    await seed(s3, source, {k: jpeg(k) for k in keys})
     await admin(
         emulator.add_labels,
         labels_entries(source, {k: [robin()] if k in robins else [] for k in keys}),

@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import pytest
 import structlog
-from helpers import JPEG, labels_entries, list_keys, robin, seed
+from helpers import jpeg, labels_entries, list_keys, robin, seed
 
 from asyncfilter import (
     DestinationError,
@@ -45,7 +45,7 @@ async def birds(s3: Any, emulator: EmulatorProcess, source: str, count: int) -> 
     """``count`` images, every other one a robin; returns the robins."""
     keys = [f"{i:03d}.jpg" for i in range(count)]
     robins = {k for i, k in enumerate(keys) if i % 2 == 0}
-    await seed(s3, source, dict.fromkeys(keys, JPEG))
+    await seed(s3, source, {k: jpeg(k) for k in keys})
     await admin(
         emulator.add_labels,
         labels_entries(source, {k: [robin()] if k in robins else TREE for k in keys}),

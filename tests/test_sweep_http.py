@@ -8,7 +8,7 @@ from typing import Any
 import aioboto3
 import anyio
 import pytest
-from helpers import JPEG, labels_entries, list_keys, robin, seed
+from helpers import jpeg, labels_entries, list_keys, robin, seed
 
 from asyncfilter import (
     CredentialsError,
@@ -34,7 +34,7 @@ async def seed_story(
     """``count`` JPEGs; every ``every``-th is a robin. Returns the robin keys."""
     keys = [f"img/{i:05d}.jpg" for i in range(count)]
     robins = {k for i, k in enumerate(keys) if i % every == 0}
-    await seed(s3, bucket, dict.fromkeys(keys, JPEG))
+    await seed(s3, bucket, {k: jpeg(k) for k in keys})
     await admin(
         emulator.add_labels,
         labels_entries(bucket, {k: [robin()] if k in robins else [] for k in keys}),
@@ -88,7 +88,15 @@ async def test_parent_and_alias_matching_over_the_wire(
     s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
 ) -> None:
     source, dest = buckets
-    await seed(s3, source, {"songbird.jpg": JPEG, "person.jpg": JPEG, "fire.jpg": JPEG})
+    await seed(
+        s3,
+        source,
+        {
+            "songbird.jpg": jpeg("songbird.jpg"),
+            "person.jpg": jpeg("person.jpg"),
+            "fire.jpg": jpeg("fire.jpg"),
+        },
+    )
     await admin(
         emulator.add_labels,
         labels_entries(
@@ -117,7 +125,7 @@ async def test_parent_and_alias_matching_over_the_wire(
 async def test_threshold_is_sent_as_min_confidence(
     s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
 ) -> None:
-    await seed(s3, buckets[0], {"a.jpg": JPEG, "b.jpg": JPEG})
+    await seed(s3, buckets[0], {"a.jpg": jpeg("a.jpg"), "b.jpg": jpeg("b.jpg")})
     await admin(
         emulator.add_labels,
         labels_entries(buckets[0], {"a.jpg": [robin(79.0)], "b.jpg": [robin(92.0)]}),
@@ -167,8 +175,8 @@ async def test_per_image_service_errors_are_recorded_and_the_sweep_goes_on(
         {
             "html.jpg": b"<html>not an image</html>",
             "tiny.jpg": make_image(40, 40),
-            "denied.jpg": JPEG,
-            "good.jpg": JPEG,
+            "denied.jpg": jpeg("denied.jpg"),
+            "good.jpg": jpeg("good.jpg"),
         },
     )
     await admin(
@@ -262,7 +270,7 @@ async def test_source_prefix_limits_the_sweep(
     s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
 ) -> None:
     source, dest = buckets
-    await seed(s3, source, {"robin/a.jpg": JPEG, "other/b.jpg": JPEG})
+    await seed(s3, source, {"robin/a.jpg": jpeg("robin/a.jpg"), "other/b.jpg": jpeg("other/b.jpg")})
     await admin(
         emulator.add_labels,
         labels_entries(source, {"robin/a.jpg": [robin()], "other/b.jpg": [robin()]}),
@@ -431,10 +439,12 @@ async def test_junk_in_the_bucket_each_ends_in_a_recorded_outcome(
             "scan.tif": make_image(96, 96, fmt="TIFF"),
             "webp-in-disguise.jpg": make_image(96, 96, fmt="WEBP"),
             "gif-in-disguise.png": make_image(96, 96, fmt="GIF"),
-            long_key: JPEG,
+            long_key: jpeg(long_key),
         },
     )
-    await s3.put_object(Bucket=source, Key="cold.jpg", Body=JPEG, StorageClass="GLACIER")
+    await s3.put_object(
+        Bucket=source, Key="cold.jpg", Body=jpeg("cold.jpg"), StorageClass="GLACIER"
+    )
     await admin(
         emulator.add_labels, labels_entries(source, {long_key: [robin()], "cold.jpg": [robin()]})
     )

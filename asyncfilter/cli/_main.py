@@ -84,6 +84,9 @@ def sweep_options(command: Any) -> Any:
                      help="Sent as ExpectedBucketOwner on every S3 call."),
         click.option("--max-error-rate", type=click.FloatRange(0, 1, min_open=True),
                      help="Abort when more than this share of the last 50 images failed."),
+        click.option("--no-dedupe", is_flag=True,
+                     help="Pay for every object, even copies of the same bytes (same size and "
+                     "ETag), which are otherwise answered once."),
         click.option("--state", type=click.Path(dir_okay=False),
                      help="The ledger file (default: one per source under ~/.cache/asyncfilter)."),
         click.option("--no-state", is_flag=True,
@@ -142,6 +145,7 @@ def config_from(opts: dict[str, Any]) -> ScanConfig:
         s3_max_attempts=opts["s3_max_attempts"],
         expected_bucket_owner=opts["expected_bucket_owner"],
         max_error_rate=opts["max_error_rate"],
+        dedupe=not opts["no_dedupe"],
         state=state,
         region=opts["region"],
         profile=opts["profile"],

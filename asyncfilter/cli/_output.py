@@ -76,9 +76,8 @@ def summary_text(report: Report) -> str:
     if report.review_manifest:
         lines.append(f"review band listed in {report.review_manifest}")
     if s.cached:
-        lines.append(
-            f"answered from the ledger {s.cached:,} (saved ${s.saved_usd:,.3f}, no calls made)"
-        )
+        copies = f", {s.duplicates:,} of them copies of other images" if s.duplicates else ""
+        lines.append(f"answered without a call {s.cached:,}{copies} (saved ${s.saved_usd:,.3f})")
     if report.skipped_by_reason:
         lines.append(
             "skipped: " + ", ".join(f"{k} {v}" for k, v in sorted(report.skipped_by_reason.items()))
