@@ -16,8 +16,9 @@ from asyncfilter.testing import EmulatorProcess
 BOX = {"Left": 0.1, "Top": 0.2, "Width": 0.3, "Height": 0.4}
 
 
-def _robin_picture(width: int = 160, height: int = 120) -> bytes:
-    """Sky, grass and a round red-breasted bird inside :data:`BOX` (screenshots show it)."""
+def robin_picture(n: int = 0, width: int = 160, height: int = 120) -> bytes:
+    """Sky, grass and a round red-breasted bird inside :data:`BOX` (screenshots show it); each
+    ``n`` its own bytes (the sweep answers identical images once)."""
     import io
 
     from PIL import Image, ImageDraw
@@ -31,11 +32,8 @@ def _robin_picture(width: int = 160, height: int = 120) -> bytes:
     draw.ellipse((left + 10, top + 18, right - 12, bottom - 6), fill=(215, 95, 45))
     draw.ellipse((left + 14, top + 4, left + 30, top + 20), fill=(90, 70, 50))
     buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=85)
+    image.save(buffer, format="JPEG", quality=85, comment=f"robin {n}")
     return buffer.getvalue()
-
-
-SMALL = _robin_picture()  # small and quick, but Rekognition wants 80 px or more a side
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,7 @@ async def make_band(
     source, dest = buckets
     band = {f"band/{i:04d}.jpg": 60 + (i * 7919 % 1990) / 100 for i in range(count)}
     sure = {f"sure/{i:04d}.jpg": 95.0 for i in range(hits)}
-    await seed(s3, source, dict.fromkeys([*band, *sure], SMALL))
+    await seed(s3, source, {k: robin_picture(n) for n, k in enumerate([*band, *sure])})
     labels = {
         k: [{"Name": "Robin", "Confidence": c, "Parents": [{"Name": "Bird"}],
              "Instances": [{"BoundingBox": BOX, "Confidence": c - 1}]}]
