@@ -365,3 +365,30 @@ async def test_the_page_fits_a_laptop_screen_in_both_modes(
             assert "undo" in text
     finally:
         await context.close()
+
+
+async def test_moves_that_keep_failing_are_shown_and_the_decision_is_kept(
+    page: Any, s3: Any, emulator: Any, buckets: tuple[str, str], config_for: Any,
+    moto: MotoServer, tmp_path: Path,
+) -> None:  # fmt: skip
+    from asyncfilter import DestinationError
+    from asyncfilter.testing import FakeCopier
+
+    class Unwritable(FakeCopier):
+        async def copy(self, obj: Any, dest_bucket: str, dest_key: str) -> None:
+            raise DestinationError(f"cannot write to destination bucket {dest_bucket!r}")
+
+    band = await band_of(3, s3, emulator, buckets, config_for, tmp_path)
+    async with open_review(
+        band.state, s3_endpoint_url=moto.endpoint_url, copier=Unwritable()
+    ) as review:
+        await page.goto(review.url)
+        first = await shown(page)
+        await page.keyboard.press("a")
+        await wait_done(page, 1)
+        await page.locator("#moves", has_text="failing").wait_for(timeout=20_000)
+        assert "cannot write" in await page.inner_text("#moves")
+    assert ledger_rows(band.state)[first]["verdict"] is None  # not applied: still in _review
+    with sqlite3.connect(band.state) as db:
+        state = db.execute("SELECT verdict FROM review_state WHERE key = ?", (first,))
+        assert state.fetchone() == ("accepted",)  # but the decision is kept, to apply later

@@ -397,7 +397,17 @@
   click("mode-grid", () => state.mode !== "grid" && setMode("grid"));
   click("btn-help", () => toggleHelp());
   click("btn-help-close", () => toggleHelp(false));
-  setInterval(showRate, 5000);
+  // The worker moves images in S3 behind the page: say so when moves keep failing.
+  async function showMoves() {
+    try {
+      const status = await api("api/status");
+      const failing = Object.keys(status.failures).length;
+      $("moves").textContent = failing
+        ? `${failing} move(s) in S3 failing, retried: ${Object.values(status.failures)[0]}`
+        : status.pending_moves ? `${status.pending_moves} moving in S3…` : "";
+    } catch (e) { /* the saving line already says the server is unreachable */ }
+  }
+  setInterval(() => { showRate(); showMoves(); }, 2000);
 
   (async () => {
     try {
