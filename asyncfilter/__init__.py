@@ -45,7 +45,7 @@ if _TYPE_CHECKING:
     from ._order import RandomOrderLister
     from ._plan import Plan, plan
     from ._scan import Sweep, open_scan, scan
-    from .review import Review, open_review, review_app
+    from .review import Review, open_review
 
 try:
     __version__ = _version("asyncfilter")
@@ -74,7 +74,6 @@ _LAZY = {
     "scan": ("._scan", "scan"),
     "Review": (".review", "Review"),
     "open_review": (".review", "open_review"),
-    "review_app": (".review", "review_app"),
 }
 
 
@@ -142,6 +141,5 @@ __all__ = [
     "open_review",
     "open_scan",
     "plan",
-    "review_app",
     "scan",
 ]

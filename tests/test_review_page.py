@@ -434,3 +434,30 @@ async def test_concurrent_requests_each_count_exactly_once(moto: MotoServer, ban
         assert db.execute("SELECT count(*) FROM review_events").fetchone() == (30,)
     rows = ledger_rows(band.state)
     assert all(rows[k]["dest_key"] == f"Robin/{k}" for k in band.keys)
+
+
+async def test_a_service_can_mount_the_page_under_a_prefix(moto: MotoServer, band: Band) -> None:
+    from aiohttp import web
+
+    from asyncfilter.testing import free_port
+
+    async with open_review(band.state, s3_endpoint_url=moto.endpoint_url, serve=False) as review:
+        assert review.url is None
+        service = web.Application()
+        service.add_subapp("/review/", review.app)
+        runner = web.AppRunner(service)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            async with client(f"http://127.0.0.1:{port}", review.token) as http:
+                async with http.get("/review/") as page:
+                    assert page.status == 200
+                    assert "app.js" in await page.text()
+                async with http.get("/review/api/items", params={"limit": "2"}) as response:
+                    assert [i["key"] for i in (await response.json())["items"]] == band.keys[:2]
+                async with http.post("/review/api/decisions", json={}, headers={
+                    "X-Review-Token": "wrong"}) as refused:  # fmt: skip
+                    assert refused.status == 403
+        finally:
+            await runner.cleanup()

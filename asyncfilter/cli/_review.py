@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import sys
 import warnings
-import webbrowser
 from typing import Any
 
 import anyio
@@ -107,6 +106,8 @@ async def _until_stopped(review: Any, opts: dict[str, Any]) -> None:
     click.echo("press Ctrl+C to stop (every acknowledged decision is already saved)")
     sys.stdout.flush()
     if opts["open_browser"] and review.url:
+        import webbrowser
+
         webbrowser.open(review.url)
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for _ in signals:

@@ -73,14 +73,14 @@ def _json(data: Any, status: int = 200) -> web.Response:
 def review_app(
     store: ReviewStore, applier: Applier, signer: Signer, *, token: str, page_size: int = 50
 ) -> web.Application:
-    """The review page as an aiohttp application: mount it in a service with
-    ``app.add_subapp`` or serve it alone (see :func:`asyncfilter.open_review`). ``applier``
-    must be running (``await applier.run()`` in the caller's task group)."""
+    """The review page as an aiohttp application (:func:`asyncfilter.open_review` builds and
+    serves it, or hands it over with ``serve=False`` to be mounted with ``add_subapp``).
+    ``applier`` must be running (``await applier.run()`` in the caller's task group)."""
     stats = ServerStats()
 
     @web.middleware
     async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path.startswith("/api/"):
+        if "/api/" in request.path:  # (the app may be mounted under a prefix)
             given = request.headers.get(TOKEN_HEADER, "")
             if not hmac.compare_digest(given.encode(), token.encode()):
                 return _json({"error": "missing or wrong review token"}, status=403)
@@ -95,12 +95,14 @@ def review_app(
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
-    async def static(request: web.Request) -> web.Response:
-        name, kind = _STATIC[request.path]
-        body = resources.files(__package__).joinpath("static", name).read_bytes()
-        return web.Response(
-            body=body, content_type=kind, charset="utf-8", headers={"Cache-Control": "no-store"}
-        )
+    def static(name: str, kind: str) -> Any:
+        async def handler(request: web.Request) -> web.Response:
+            body = resources.files(__package__).joinpath("static", name).read_bytes()
+            return web.Response(
+                body=body, content_type=kind, charset="utf-8", headers={"Cache-Control": "no-store"}
+            )
+
+        return handler
 
     def counts() -> dict[str, int]:
         return {"total": store.total, "done": store.done, "left": store.total - store.done}
@@ -180,8 +182,8 @@ def review_app(
 
     app = web.Application(middlewares=[guard], client_max_size=1024**2)
     app[STATS] = stats
-    for path in _STATIC:
-        app.router.add_get(path, static)
+    for path, (name, kind) in _STATIC.items():
+        app.router.add_get(path, static(name, kind))
     app.router.add_get("/api/info", info)
     app.router.add_get("/api/items", items)
     app.router.add_get("/api/url", fresh_url)
