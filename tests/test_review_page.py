@@ -161,6 +161,10 @@ async def test_a_second_review_or_sweep_on_the_same_ledger_is_refused(
                 pass
         with pytest.raises(ConfigError, match="in use"):
             await Ledger.open(band.state)
+    with pytest.raises(ConfigError, match="no ledger at"):
+        async with open_review(band.state.with_name("nothing.sqlite")):
+            pass
+    assert not band.state.with_name("nothing.sqlite").exists()
 
 
 async def test_pages_walk_the_band_once_in_key_and_confidence_order(

@@ -100,7 +100,7 @@ async def _until_stopped(review: Any, opts: dict[str, Any]) -> None:
     store = review.store
     click.echo(
         f"reviewing {store.total:,} images ({store.done:,} done) of "
-        f"{opts['name'] or 'every class'} in {opts['state']}"
+        f"{', '.join(store.names) or 'no class'} in {opts['state']}"
     )
     click.echo(f"open {review.url}")
     click.echo("press Ctrl+C to stop (every acknowledged decision is already saved)")

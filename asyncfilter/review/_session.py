@@ -96,6 +96,8 @@ async def open_review(
         raise ConfigError(f"url_expires_s must be 1 to 604800 seconds, got {url_expires_s!r}")
     if not isinstance(page_size, int) or not 1 <= page_size <= 200:
         raise ConfigError(f"page_size must be 1 to 200, got {page_size!r}")
+    if not await anyio.Path(state).expanduser().is_file():
+        raise ConfigError(f"no ledger at {state}: pass the --state file of the sweep to review")
     override = S3Location.parse(dest, what="destination") if isinstance(dest, str) else dest
     if host not in LOCAL_HOSTS:
         warnings.warn(
