@@ -6,7 +6,6 @@ the server, lets the move in flight finish, and closes the ledger (releasing its
 
 from __future__ import annotations
 
-import os
 import secrets
 import warnings
 from collections.abc import AsyncIterator
@@ -97,7 +96,7 @@ async def open_review(
         raise ConfigError(f"url_expires_s must be 1 to 604800 seconds, got {url_expires_s!r}")
     if not isinstance(page_size, int) or not 1 <= page_size <= 200:
         raise ConfigError(f"page_size must be 1 to 200, got {page_size!r}")
-    if not await anyio.Path(os.path.expanduser(state)).is_file():
+    if not await (await anyio.Path(state).expanduser()).is_file():
         raise ConfigError(f"no ledger at {state}: pass the --state file of the sweep to review")
     override = S3Location.parse(dest, what="destination") if isinstance(dest, str) else dest
     if host not in LOCAL_HOSTS:
