@@ -317,6 +317,7 @@ class Engine:
                 return answer
             detection, attempts = answer
             paid = True
+        self._ctl.saw_labels(detection.labels)
         outcome, match = judge(self._matcher.match(detection.labels), state, obj, self._config)
         make = partial(
             ImageResult,

@@ -64,7 +64,18 @@ def sweep_options(command: Any) -> Any:
                      help="Never make more than this many paid calls (across resumed runs)."),
         click.option("--budget-usd", type=click.FloatRange(min=0, min_open=True),
                      help="Stop before the estimated spend would pass this (across runs)."),
-        click.option("--miss-cutoff", type=_positive, help="Stop after this many misses in a row."),
+        click.option("--miss-cutoff", type=_positive,
+                     help="Stop after this many misses in a row: catches a typo or a wrong "
+                     "bucket fast; it cannot judge the data (see --min-hit-rate)."),
+        click.option("--min-hit-rate", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                     help="Stop once the hit rate is below this share with 95% confidence "
+                     "(anytime-valid; e.g. 0.05)."),
+        click.option("--order", type=click.Choice(["random", "listing"]),
+                     help="Sweep in a random order (default with a ledger: every prefix is a "
+                     "fair sample, so the estimate holds) or in listing order (streams at once)."),
+        click.option("--seed", type=int,
+                     help="The random order's seed (default: derived from the sweep, so a "
+                     "resume continues the same order)."),
         click.option("--concurrency", type=_positive, default=32, show_default=True,
                      help="DetectLabels calls in flight at once (the rate is set by --tps)."),
         click.option("--tps", type=click.FloatRange(min=0, min_open=True), default=50.0,
@@ -135,6 +146,9 @@ def config_from(opts: dict[str, Any]) -> ScanConfig:
         max_scan=opts["max_scan"],
         budget_usd=opts["budget_usd"],
         miss_cutoff=opts["miss_cutoff"],
+        min_hit_rate=opts["min_hit_rate"],
+        order=opts["order"],
+        seed=opts["seed"],
         concurrency=opts["concurrency"],
         tps=opts["tps"],
         adaptive=not opts["fixed_rate"],
@@ -232,7 +246,7 @@ async def _scan(
                 async with open_scan(config) as sweep:
                     tg.start_soon(_watch_signals, sweep, console)
                     if progress:
-                        tg.start_soon(show_progress, sweep, console)
+                        tg.start_soon(show_progress, sweep, console, config.target)
                     async for result in sweep:
                         if writer is not None:
                             writer.write(result)
