@@ -6,6 +6,8 @@ what is allowed, so the CLI can print it as one line before anything is listed o
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -142,6 +144,19 @@ class ScanConfig:
     """Stop (abort) when more than this share of the last ``error_window`` decided images
     that were sent ended in an error: a sweep that mostly fails is pointless."""
     error_window: int = 50
+    order: str | None = None
+    """``"random"``: list everything first, then sweep in the order of a keyed hash of each key,
+    so every prefix of the sweep is a uniform sample (the hit-rate estimate needs it);
+    ``"listing"``: stream in listing order. Default: random with a ledger, else listing."""
+    seed: int | None = None
+    """The random order's key. Default: derived from the sweep's identity, so that a resumed
+    sweep continues the same order."""
+    min_hit_rate: float | None = None
+    """Stop (``low_hit_rate``) once the 95% confidence sequence says the share of hits is
+    below this, e.g. 0.05."""
+    deliver: bool = True
+    """Copy hits and review images. ``False`` only asks and records the answers (what
+    ``plan --sample`` does), so that a later sweep copies from them without paying again."""
     dedupe: bool = True
     """Pay once per distinct image: objects with the same size and ETag get one answer."""
     preflight: bool = True
@@ -211,6 +226,23 @@ class ScanConfig:
             raise ConfigError(
                 f"max_error_rate must be a share above 0 and at most 1, got {self.max_error_rate!r}"
             )
+        if self.order is None:
+            set_(self, "order", "random" if self.state is not None else "listing")
+        if self.order not in ("random", "listing"):
+            raise ConfigError(f"order must be 'random' or 'listing', got {self.order!r}")
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, int)
+        ):
+            raise ConfigError(f"seed must be a whole number, got {self.seed!r}")
+        if self.min_hit_rate is not None and (
+            isinstance(self.min_hit_rate, bool)
+            or not isinstance(self.min_hit_rate, int | float)
+            or not 0 < self.min_hit_rate < 1
+        ):
+            raise ConfigError(
+                "min_hit_rate must be a share between 0 and 1 (e.g. 0.05), "
+                f"got {self.min_hit_rate!r}"
+            )
         if self.expected_bucket_owner is not None and not re.fullmatch(
             r"\d{12}", self.expected_bucket_owner
         ):
@@ -264,6 +296,15 @@ class ScanConfig:
             if cap is None or affordable < cap:
                 cap, reason = affordable, StopReason.BUDGET
         return cap, reason
+
+    @property
+    def sweep_seed(self) -> int:
+        """The random order's seed: :attr:`seed`, or one derived from the sweep's identity (so
+        every run of the same sweep, a resume included, walks the same order)."""
+        if self.seed is not None:
+            return self.seed
+        identity = json.dumps(self.identity, sort_keys=True).encode()
+        return int.from_bytes(hashlib.blake2b(identity, digest_size=8).digest(), "big")
 
     @property
     def folder_name(self) -> str:

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import anyio
 
 from ._config import ScanConfig
 from ._errors import ErrorRateExceeded, ServiceUnreachable, SweepAborted
+from ._evidence import Evidence
 from ._log import logger
+from ._models import Label
 from ._results import ImageResult, Outcome, Report, Stats, StopReason
 
 #: Images in a row, from the start, that failed the same temporary way with no call answered,
@@ -42,8 +44,19 @@ class Controller:
         *,
         prior_paid: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        population: Callable[[], int | None] | None = None,
     ) -> None:
+        """``population``: the eligible total, when a random order has listed it (the hit rate
+        then describes the whole bucket, sampled without replacement)."""
         self._target = config.target
+        self._min_hit_rate = config.min_hit_rate
+        self._tps = config.tps
+        self.evidence = Evidence(config.labels, config.threshold, population=population)
+        self.stop_detail: str | None = None
+        self.seed: int | None = None
+        """The random order's seed, for the report."""
+        self.listing: Callable[[], dict[str, Any] | None] | None = None
+        """What listing took and cost (a random order lists first), for the report."""
         self._miss_cutoff = config.miss_cutoff
         self._prices = config.prices
         self._prior_paid = prior_paid
@@ -173,6 +186,39 @@ class Controller:
                 self._watch_failing_from_start(code, result.error_message or code)
         if self._max_error_rate is not None and outcome is not Outcome.SKIPPED:
             self._watch_error_rate(outcome is Outcome.ERROR)
+        if self.evidence.count(result):
+            self._watch_hit_rate()
+
+    def _watch_hit_rate(self) -> None:
+        """The stop rules that reason from the confidence sequence."""
+        evidence = self.evidence
+        if self._min_hit_rate is not None and evidence.below(self._min_hit_rate):
+            self.stop_detail = (
+                f"the hit rate is below {self._min_hit_rate:.2%} with 95% confidence "
+                f"({evidence.hit_rate.hits:,} hits in {evidence.hit_rate.n:,} answered)"
+            )
+            self.stop(StopReason.LOW_HIT_RATE)
+        # the unreachable check costs a millisecond or two: every 25 answers is often enough
+        if self._target is not None and evidence.hit_rate.n % 25 == 0:
+            message = evidence.unreachable(self._copied, self._target, self._remaining())
+            if message is not None:
+                self.stop_detail = message
+                self.stop(StopReason.TARGET_UNREACHABLE)
+
+    def _remaining(self) -> tuple[int, str] | None:
+        """The fewest calls any limit leaves, and which limit that is."""
+        options: list[tuple[int, str]] = []
+        if self._cap is not None:
+            what = "the budget" if self._cap_reason is StopReason.BUDGET else "the scan cap"
+            options.append((max(0, self._cap - self._prior_paid - self.calls_started), what))
+        eligible = self.evidence.eligible
+        if eligible is not None:
+            options.append((max(0, eligible - self.evidence.hit_rate.n), "the objects left"))
+        return min(options) if options else None
+
+    def saw_labels(self, labels: Sequence[Label]) -> None:
+        """The labels of one answer (paid or stored), for the typo hint."""
+        self.evidence.saw(labels)
 
     def _watch_error_rate(self, failed: bool) -> None:
         window = self._window
@@ -276,7 +322,25 @@ class Controller:
             elapsed_s=end - self._started,
             estimated_cost_usd=cost,
             saved_usd=self._prices.cost(self.cached),
+            **self._estimates(end - self._started),
         )
+
+    def _estimates(self, elapsed: float) -> dict[str, Any]:
+        evidence = self.evidence
+        hit_rate, review_rate = evidence.estimates()
+        rate = self.rate.rate if self.rate is not None else None
+        if rate is None and elapsed > 0:
+            rate = self.calls_started / elapsed or None
+        return {
+            "hit_rate": hit_rate,
+            "review_rate": review_rate,
+            "forecast": evidence.forecast(
+                self._copied, self._target, self._prices, self._prior_paid + self.paid_calls, rate
+            ),
+            "random_order": evidence.random_order,
+            "eligible": evidence.eligible,
+            "hint": evidence.hints.hint(),
+        }
 
     def report(self) -> Report:
         return Report(
@@ -287,4 +351,14 @@ class Controller:
             error_examples=dict(self._error_examples),
             error=str(self.fatal) if self.fatal is not None else None,
             review_manifest=self.review_manifest,
+            stop_detail=self.stop_detail or self._no_hit_hint(),
+            listing=self.listing() if self.listing is not None else None,
+            seed=self.seed,
+            target=self._target,
         )
+
+    def _no_hit_hint(self) -> str | None:
+        """For a sweep that ends with no hit: which labels did come back instead."""
+        if self._copied or self._counts[Outcome.HIT]:
+            return None
+        return self.evidence.hints.hint(min_answered=1)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ._estimate import Estimate
+from ._forecast import Forecast
 from ._models import Instance, S3Object
 
 
@@ -58,6 +60,11 @@ class StopReason(StrEnum):
     """Someone asked the sweep to stop (Ctrl-C, SIGTERM, :meth:`Sweep.request_stop`)."""
     ABORTED = "aborted"
     """An error made the rest of the sweep pointless."""
+    LOW_HIT_RATE = "low_hit_rate"
+    """The whole 95% range of the hit rate fell below ``--min-hit-rate``."""
+    TARGET_UNREACHABLE = "target_unreachable"
+    """Even the top of the hit rate's 95% range cannot give the target within what is left
+    (the scan cap, the budget or the objects)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +191,19 @@ class Stats:
     estimated_cost_usd: float = 0.0
     saved_usd: float = 0.0
     """What the cached answers would have cost."""
+    hit_rate: Estimate | None = None
+    """The share of hits among answered images, with its 95% confidence sequence."""
+    review_rate: Estimate | None = None
+    """The same for the review band."""
+    forecast: Forecast | None = None
+    """With a target: the calls, dollars and seconds still needed, as ranges."""
+    random_order: bool = False
+    """The sweep walks a random order, so the estimate describes the whole bucket (in listing
+    order it describes the part listed so far)."""
+    eligible: int | None = None
+    """Objects the sweep may send (known once a random order has listed them)."""
+    hint: str | None = None
+    """A typo or wrong-label hint, once enough answers show no requested label."""
 
     @property
     def decided(self) -> int:
@@ -210,6 +230,14 @@ class Report:
     """For an aborted sweep: the one-line reason."""
     review_manifest: str | None = None
     """The ``s3://`` URL of the review band's manifest, when the sweep has a review band."""
+    stop_detail: str | None = None
+    """Why the stop rule fired, in figures (``target_unreachable``)."""
+    listing: dict[str, Any] | None = None
+    """For a random order: keys and pages listed, seconds it took and what it cost."""
+    seed: int | None = None
+    """The random order's seed."""
+    target: int | None = None
+    """The hit target the sweep had, if any (the forecast is toward it)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: the ``--json`` summary."""
@@ -239,4 +267,13 @@ class Report:
             "errors_by_code": dict(self.errors_by_code),
             "error_examples": dict(self.error_examples),
             "review_manifest": self.review_manifest,
+            "order": "random" if s.random_order else "listing",
+            "seed": self.seed,
+            "eligible": s.eligible,
+            "hit_rate": s.hit_rate.to_dict() if s.hit_rate is not None else None,
+            "review_rate": s.review_rate.to_dict() if s.review_rate is not None else None,
+            "forecast": s.forecast.to_dict() if s.forecast is not None else None,
+            "hint": s.hint,
+            "stop_detail": self.stop_detail,
+            "listing": self.listing,
         }

@@ -32,6 +32,7 @@ from ._errors import SweepAborted
 from ._ledger import Ledger, endpoint_identity, sweep_id
 from ._listing import Lister, S3Lister
 from ._log import logger
+from ._order import listing_figures, sweep_order
 from ._results import ImageResult, Report, Stats, StopReason
 from ._review_band import ReviewBand
 
@@ -242,8 +243,18 @@ async def open_scan(
 
 @asynccontextmanager
 async def _running(config: ScanConfig, services: _Services) -> AsyncIterator[Sweep]:
+    ordered = sweep_order(services.lister, config)
+    if ordered is not None:
+        services.lister = ordered
     # the clock starts once the clients are ready
-    controller = Controller(config, prior_paid=services.prior_paid)
+    controller = Controller(
+        config,
+        prior_paid=services.prior_paid,
+        population=(lambda: ordered.eligible_keys) if ordered is not None else None,
+    )
+    if ordered is not None:
+        controller.seed = ordered.seed
+        controller.listing = lambda: listing_figures(ordered)
     send, receive = anyio.create_memory_object_stream[ImageResult](config.effective_queue_size)
     band = ReviewBand(config, services.ledger) if config.review_threshold is not None else None
 

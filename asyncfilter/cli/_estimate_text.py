@@ -16,16 +16,25 @@ DASH = "\u2013"
 """An en dash, between the ends of a range."""
 
 
-def estimate_text(e: Estimate, *, random_order: bool = True, what: str = "hit rate") -> str:
+def estimate_text(
+    e: Estimate, *, random_order: bool = True, what: str = "hit rate", brief: bool = False
+) -> str:
     """``hit rate 4.8% (95%: 2.9-7.6%) over 600 of 12,000 eligible``.
 
     In listing order the objects seen so far are not a random sample of the bucket, so the
-    text says the figure describes the listed part only.
+    text says the figure describes the listed part only (``brief``: in two words, for the
+    progress line).
     """
     low, high = _percents(e.low, e.high)
     over = f"over {e.n:,} of {e.population:,} eligible" if e.population else f"over {e.n:,}"
     text = f"{what} {_percent(e.estimate)} ({e.level:.0%}: {low}{DASH}{high}%) {over}"
-    return text if random_order else f"{text} (listing order: describes the listed part only)"
+    if random_order:
+        return text
+    return (
+        f"{text} (listed part only)"
+        if brief
+        else (f"{text} (listing order: describes the listed part only)")
+    )
 
 
 def forecast_text(f: Forecast, *, target: int, calls_per_s: float | None = None) -> str:

@@ -65,7 +65,18 @@ def sweep_options(command: Any) -> Any:
                      help="Never make more than this many paid calls (across resumed runs)."),
         click.option("--budget-usd", type=click.FloatRange(min=0, min_open=True),
                      help="Stop before the estimated spend would pass this (across runs)."),
-        click.option("--miss-cutoff", type=_positive, help="Stop after this many misses in a row."),
+        click.option("--miss-cutoff", type=_positive,
+                     help="Stop after this many misses in a row: catches a typo or a wrong "
+                     "bucket fast; it cannot judge the data (see --min-hit-rate)."),
+        click.option("--min-hit-rate", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                     help="Stop once the hit rate is below this share with 95% confidence "
+                     "(anytime-valid; e.g. 0.05)."),
+        click.option("--order", type=click.Choice(["random", "listing"]),
+                     help="Sweep in a random order (default with a ledger: every prefix is a "
+                     "fair sample, so the estimate holds) or in listing order (streams at once)."),
+        click.option("--seed", type=int,
+                     help="The random order's seed (default: derived from the sweep, so a "
+                     "resume continues the same order)."),
         click.option("--concurrency", type=_positive, default=32, show_default=True,
                      help="DetectLabels calls in flight at once (the rate is set by --tps)."),
         click.option("--tps", type=click.FloatRange(min=0, min_open=True), default=50.0,
@@ -136,6 +147,9 @@ def config_from(opts: dict[str, Any]) -> ScanConfig:
         max_scan=opts["max_scan"],
         budget_usd=opts["budget_usd"],
         miss_cutoff=opts["miss_cutoff"],
+        min_hit_rate=opts["min_hit_rate"],
+        order=opts["order"],
+        seed=opts["seed"],
         concurrency=opts["concurrency"],
         tps=opts["tps"],
         adaptive=not opts["fixed_rate"],
@@ -233,7 +247,7 @@ async def _scan(
                 async with open_scan(config) as sweep:
                     tg.start_soon(_watch_signals, sweep, console)
                     if progress:
-                        tg.start_soon(show_progress, sweep, console)
+                        tg.start_soon(show_progress, sweep, console, config.target)
                     async for result in sweep:
                         if writer is not None:
                             writer.write(result)
@@ -312,17 +326,36 @@ async def _watch_signals(sweep: Sweep, console: Console) -> None:
 
 @cli.command()
 @sweep_options
+@click.option(
+    "--sample",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="Pay for K answers on a random sample first (kept in the ledger: the sweep "
+    "reuses them for free) and estimate the hit rate and what the target will cost.",
+)
 def plan(**opts: Any) -> int:
-    """Show what a scan would send, what the ledger answers already, and the cost. No calls."""
+    """Show what a scan would send, what the ledger answers already, and the cost.
+
+    Without --sample it makes no DetectLabels call; what the ledger already knows of the
+    sweep's random order gives the estimate, when it knows anything.
+    """
     from .._plan import plan as make_plan
+    from ._estimate_text import estimate_text, forecast_text, sample_text
 
     config = config_from(opts)
     configure_logging(opts["log_format"], opts["log_level"])
-    forecast = anyio.run(make_plan, config, backend="asyncio")
+    sample = opts["sample"] or 0
+    forecast = anyio.run(lambda: make_plan(config, sample=sample), backend="asyncio")
     if opts["as_json"]:
         sys.stdout.buffer.write(orjson.dumps(forecast.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
         return EXIT_OK
     skipped = sum(forecast.skipped_by_reason.values())
+    if forecast.listing:
+        listing = forecast.listing
+        click.echo(
+            f"listed {listing['keys']:,} keys in {listing['pages']:,} pages in "
+            f"{listing['seconds']:.1f} s (listing costs about ${listing['cost_usd']:.4f})"
+        )
     click.echo(
         f"listed {forecast.listed:,}  skipped {skipped:,}  answered by the ledger "
         f"{forecast.answered_by_ledger:,}  to send {forecast.to_send:,}"
@@ -332,6 +365,17 @@ def plan(**opts: Any) -> int:
         f"would send {forecast.would_send:,} calls: estimated ${forecast.estimated_cost_usd:,.3f}"
         + (f", about {seconds:,.0f} s at {config.tps:g} calls/s" if seconds is not None else "")
     )
+    estimate = forecast.hit_rate
+    if estimate is not None and sample:
+        click.echo(sample_text(estimate, config.folder_name, forecast.forecast,
+                               target=config.target, calls_per_s=config.tps))  # fmt: skip
+    elif estimate is not None:
+        click.echo("from the ledger's answers: " + estimate_text(estimate))
+        if forecast.forecast is not None and config.target is not None:
+            click.echo(forecast_text(forecast.forecast, target=config.target,
+                                     calls_per_s=config.tps))  # fmt: skip
+    if forecast.hint:
+        click.echo(forecast.hint)
     for note in forecast.notes:
         click.echo(f"note: {note}")
     return EXIT_OK

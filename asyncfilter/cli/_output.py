@@ -14,6 +14,7 @@ from rich.live import Live
 from rich.text import Text
 
 from .._results import ImageResult, Report, Stats
+from ._estimate_text import estimate_text, forecast_text
 
 if TYPE_CHECKING:
     from .._export import ExportReport
@@ -54,12 +55,31 @@ def progress_text(stats: Stats) -> Text:
     return Text.assemble(*parts)
 
 
-async def show_progress(sweep: Sweep, console: Console) -> None:
-    """Redraw the progress line four times a second until cancelled."""
-    with Live(progress_text(sweep.stats()), console=console, transient=True) as live:
+def progress_lines(stats: Stats, target: int | None = None) -> Text:
+    """The counts, then what they say so far: the hit rate, the forecast, a typo hint. Each
+    line fits 80 columns."""
+    lines = [progress_text(stats)]
+    if stats.hit_rate is not None:
+        lines.append(_fit(estimate_text(stats.hit_rate, random_order=stats.random_order,
+                                        brief=True)))  # fmt: skip
+    if stats.forecast is not None and target is not None:
+        lines.append(_fit(forecast_text(stats.forecast, target=target, calls_per_s=stats.rate)))
+    if stats.hint:
+        lines.append(_fit(stats.hint, "bold yellow"))
+    return Text("\n").join(lines)
+
+
+def _fit(line: str, style: str = "") -> Text:
+    """One line of at most 80 columns (the summary has it whole)."""
+    return Text(line if len(line) <= 80 else line[:79] + "\u2026", style=style)
+
+
+async def show_progress(sweep: Sweep, console: Console, target: int | None = None) -> None:
+    """Redraw the progress lines four times a second until cancelled."""
+    with Live(progress_lines(sweep.stats(), target), console=console, transient=True) as live:
         while True:
             await anyio.sleep(0.25)
-            live.update(progress_text(sweep.stats()))
+            live.update(progress_lines(sweep.stats(), target))
 
 
 def summary_text(report: Report) -> str:
@@ -73,6 +93,21 @@ def summary_text(report: Report) -> str:
         f"elapsed {s.elapsed_s:.2f} s  {s.images_per_s:,.1f} images/s  paid calls {s.paid_calls:,}"
         f"  estimated cost ${s.estimated_cost_usd:,.3f}",
     ]
+    if report.stop_detail:
+        lines.append(report.stop_detail)
+    if s.hit_rate is not None:
+        lines.append(estimate_text(s.hit_rate, random_order=s.random_order))
+    if s.review_rate is not None and s.review:
+        lines.append(estimate_text(s.review_rate, random_order=s.random_order, what="review rate"))
+    if s.forecast is not None and report.target is not None and s.hits < report.target:
+        lines.append(forecast_text(s.forecast, target=report.target, calls_per_s=s.rate))
+    if report.listing:
+        listing = report.listing
+        lines.append(
+            f"listed {listing['keys']:,} keys in {listing['pages']:,} pages, "
+            f"{listing['seconds']:.1f} s, about ${listing['cost_usd']:.4f}; random order, "
+            f"seed {report.seed}"
+        )
     if report.review_manifest:
         lines.append(f"review band listed in {report.review_manifest}")
     if s.cached:
