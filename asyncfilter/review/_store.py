@@ -18,6 +18,7 @@ import aiosqlite
 import anyio
 
 from .._errors import ConfigError
+from ._moves import Move, pending_moves, record_step, settle
 from ._places import PlaceResolver, Places
 
 DECISIONS = ("accept", "reject", "revert")
@@ -39,21 +40,6 @@ class Decision:
             raise ConfigError(f"decision must be one of {', '.join(DECISIONS)}: {self.decision!r}")
         if not self.client_id or len(self.client_id) > 100:
             raise ConfigError("decision id must be 1 to 100 characters")
-
-
-@dataclass(frozen=True, slots=True)
-class Move:
-    """A verdict not yet at rest in S3: where the image is, where it goes, how far it got."""
-
-    bucket: str
-    key: str
-    places: Places
-    origin_outcome: str
-    applied: str | None
-    verdict: str | None
-    decided_at: float | None
-    step: str | None
-    step_verdict: str | None
 
 
 def verdict_of(decisions: Sequence[str]) -> str | None:
@@ -267,75 +253,18 @@ class ReviewStore:
         )
         return places, outcome
 
-    # --- moves: what the worker applies ---------------------------------------------------
+    # --- moves: what the worker applies (the SQL is in _moves.py) -------------------------
 
     async def moves(self, limit: int = 200) -> list[Move]:
         """Verdicts not yet at rest in S3, oldest decision first."""
-        async with self._db.execute(
-            "SELECT bucket, key, origin_bucket, origin_key, hit_bucket, hit_key, "
-            "rejected_bucket, rejected_key, origin_outcome, applied, verdict, decided_at, step, "
-            "step_verdict FROM review_state WHERE verdict IS NOT applied OR step IS NOT NULL "
-            "ORDER BY decided_at LIMIT ?",
-            (limit,),
-        ) as cur:
-            rows = await cur.fetchall()
-        return [
-            Move(
-                bucket=r[0],
-                key=r[1],
-                places=Places((r[2], r[3]), (r[4], r[5]), (r[6], r[7])),
-                origin_outcome=r[8],
-                applied=r[9],
-                verdict=r[10],
-                decided_at=r[11],
-                step=r[12],
-                step_verdict=r[13],
-            )
-            for r in rows
-        ]
+        return await pending_moves(self._db, limit)
 
     async def set_step(self, move: Move, step: str, verdict: str | None) -> None:
         async with self._writing:
-            await self._db.execute(
-                "UPDATE review_state SET step = ?, step_verdict = ? WHERE bucket = ? AND key = ?",
-                (step, verdict, move.bucket, move.key),
-            )
-            await self._db.commit()
+            await record_step(self._db, move, step, verdict)
 
     async def settle(self, move: Move, verdict: str | None) -> None:
         """Record ``verdict`` as at rest, in ``review_state`` and in the object's row, where
         sweeps, ``plan`` and exports read it."""
         async with self._writing:
-            await self._settle(move, verdict)
-
-    async def _settle(self, move: Move, verdict: str | None) -> None:
-        bucket, key = move.places.of(verdict)
-        if verdict == "accepted":
-            outcome = "hit"
-        elif verdict == "rejected":
-            outcome = "review"
-        else:
-            outcome = move.origin_outcome
-        await self._db.execute(
-            "UPDATE review_state SET applied = ?, step = NULL, step_verdict = NULL "
-            "WHERE bucket = ? AND key = ?",
-            (verdict, move.bucket, move.key),
-        )
-        # the ledger's record of every copy an object has: the one place it rests now
-        await self._db.executemany(
-            "DELETE FROM copies WHERE bucket = ? AND key = ? AND dest_bucket = ? AND dest_key = ?",
-            [(move.bucket, move.key, *place) for place in move.places.all],
-        )
-        await self._db.execute(
-            "INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?)",
-            (move.bucket, move.key, bucket, key, outcome, time.time()),
-        )
-        await self._db.execute(
-            "UPDATE objects SET outcome = ?, dest_bucket = ?, dest_key = ?, copied = 1, "
-            "verdict = ?, verdict_at = ? WHERE bucket = ? AND key = ?",
-            (
-                outcome, bucket, key, verdict, move.decided_at if verdict else None,
-                move.bucket, move.key,
-            ),
-        )  # fmt: skip
-        await self._db.commit()
+            await settle(self._db, move, verdict)

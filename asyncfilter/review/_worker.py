@@ -18,7 +18,8 @@ import structlog
 from .._copying import Copier
 from .._errors import AsyncFilterError
 from .._models import S3Object
-from ._store import Move, ReviewStore
+from ._moves import Move
+from ._store import ReviewStore
 
 log = structlog.get_logger("asyncfilter.review")
 
