@@ -465,3 +465,35 @@ async def test_a_service_can_mount_the_page_under_a_prefix(moto: MotoServer, ban
                     assert refused.status == 403
         finally:
             await runner.cleanup()
+
+
+async def test_urls_are_signed_in_the_region_of_their_bucket_asked_once() -> None:
+    from types import SimpleNamespace
+
+    from asyncfilter.review._server import Signer
+
+    class FakeS3:
+        def __init__(self, region: str, regions: dict[str, str]) -> None:
+            self.meta = SimpleNamespace(region_name=region)
+            self._regions, self.heads = regions, []
+
+        async def head_bucket(self, Bucket: str) -> dict[str, Any]:
+            self.heads.append(Bucket)
+            return {"BucketRegion": self._regions[Bucket]}
+
+        async def generate_presigned_url(self, op: str, Params: Any, ExpiresIn: int) -> str:
+            return f"{self.meta.region_name}:{Params['Bucket']}/{Params['Key']}"
+
+    home = FakeS3("us-east-1", {"here": "us-east-1", "there": "eu-west-1"})
+    opened: list[str] = []
+
+    async def regional(region: str) -> FakeS3:
+        opened.append(region)
+        return FakeS3(region, {})
+
+    signer = Signer(home, 60, regional)
+    assert await signer.url("here", "a.jpg") == "us-east-1:here/a.jpg"
+    assert await signer.url("there", "b.jpg") == "eu-west-1:there/b.jpg"
+    assert await signer.url("there", "c.jpg") == "eu-west-1:there/c.jpg"
+    assert home.heads == ["here", "there"]
+    assert opened == ["eu-west-1"]

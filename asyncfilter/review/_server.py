@@ -10,6 +10,7 @@ change a verdict (403 otherwise); the static files hold no data.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -17,7 +18,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from .._errors import ConfigError
+from .._clients import check_bucket
+from .._errors import AsyncFilterError, ConfigError
 from ._store import ORDERS, Decision, ReviewStore
 from ._worker import Applier
 
@@ -45,14 +47,42 @@ class ServerStats:
 
 
 class Signer:
-    """Presigned GET URLs from an aiobotocore S3 client: computed locally, no request sent."""
+    """Presigned GET URLs from an aiobotocore S3 client: computed locally, no request sent.
 
-    def __init__(self, s3: Any, expires_s: int) -> None:
+    A SigV4 URL names its region, and S3 refuses one signed for another. So the first URL for
+    a bucket asks where that bucket is (one HeadBucket per bucket per run) and, when it is not
+    the client's region, signs with a client of its own region from ``regional``.
+    """
+
+    def __init__(
+        self,
+        s3: Any,
+        expires_s: int,
+        regional: Callable[[str], Awaitable[Any]] | None = None,
+    ) -> None:
         self._s3 = s3
         self.expires_s = expires_s
+        self._regional = regional
+        self._by_bucket: dict[str, Any] = {}
+
+    async def _client(self, bucket: str) -> Any:
+        client = self._by_bucket.get(bucket)
+        if client is None:
+            client = self._s3
+            if self._regional is not None:
+                try:
+                    region = await check_bucket(self._s3, bucket, role="destination")
+                except AsyncFilterError:
+                    region = None  # sign with the default client: the image will say
+                home = getattr(getattr(self._s3, "meta", None), "region_name", None)
+                if region and region != home:
+                    client = await self._regional(region)
+            self._by_bucket[bucket] = client
+        return client
 
     async def url(self, bucket: str, key: str) -> str:
-        url: str = await self._s3.generate_presigned_url(
+        client = await self._client(bucket)
+        url: str = await client.generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=self.expires_s
         )
         return url

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +32,7 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 async def open_s3_for_review(
-    stack: AsyncExitStack, session: Any, *, endpoint_url: str | None
+    stack: AsyncExitStack, session: Any, *, endpoint_url: str | None, region: str | None = None
 ) -> Any:
     """An S3 client that signs URLs with SigV4 (what every region accepts, up to 7 days)."""
     from aiobotocore.config import AioConfig
@@ -44,7 +44,7 @@ async def open_s3_for_review(
         read_timeout=60,
         retries={"mode": "standard", "total_max_attempts": 5},
     )
-    client = session.client("s3", endpoint_url=endpoint_url, config=config)
+    client = session.client("s3", endpoint_url=endpoint_url, config=config, region_name=region)
     return await stack.enter_async_context(client)
 
 
@@ -119,12 +119,23 @@ async def open_review(
         )
         store = ReviewStore(db, resolver, outcome, name)
         store.names, store.total, store.done = names, total, done
+        regional: Callable[[str], Awaitable[Any]] | None = None
         if s3_client is None:
             session = session or session_for(profile=profile, region=region)
             s3_client = await open_s3_for_review(stack, session, endpoint_url=s3_endpoint_url)
+            clients: dict[str, Any] = {}
+
+            async def regional_client(bucket_region: str) -> Any:
+                if bucket_region not in clients:
+                    clients[bucket_region] = await open_s3_for_review(
+                        stack, session, endpoint_url=s3_endpoint_url, region=bucket_region
+                    )
+                return clients[bucket_region]
+
+            regional = regional_client
         copier = copier or S3Copier(s3_client, expected_owner=expected_bucket_owner)
         applier = Applier(store, copier)
-        signer = Signer(s3_client, url_expires_s)
+        signer = Signer(s3_client, url_expires_s, regional)
         app = review_app(store, applier, signer, token=token, page_size=page_size)
         review = Review(app, token, store, applier)
         if serve:
