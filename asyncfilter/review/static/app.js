@@ -11,7 +11,7 @@
     items: [], index: 0, next: undefined, loading: null,    // focus
     grid: [], gridCursor: 0, gridNext: undefined,            // grid
     undo: [],                                                // groups of {item, id, prev}
-    queue: [], sending: false, times: [],
+    queue: [], sending: false, times: [], acks: 0,
     done: 0, left: 0,
   };
 
@@ -34,8 +34,13 @@
     return response.json();
   }
 
-  function setCounts(data) {
+  // A page read while decisions were on their way may have been counted before them: its
+  // counts are used only if no decision was sent or acknowledged since it was asked for.
+  function countsMark() { return state.sending || state.queue.length ? -1 : state.acks; }
+
+  function setCounts(data, mark = null) {
     if (data.done === undefined) return;
+    if (mark !== null && (mark === -1 || mark !== countsMark())) return;
     state.done = data.done; state.left = data.left;
     const c = $("counter");
     c.dataset.done = data.done; c.dataset.left = data.left;
@@ -75,6 +80,7 @@
             body: JSON.stringify({ decisions: batch }),
           });
           state.queue.splice(0, batch.length);
+          state.acks += 1;
           setCounts(data);
           delay = 250;
         } catch (error) {
@@ -171,10 +177,11 @@
       const limit = state.items.length ? state.info.page_size : Math.min(10, state.info.page_size);
       const q = new URLSearchParams({ order: "key", pending: "1", limit });
       if (state.next) q.set("after", JSON.stringify(state.next));
+      const mark = countsMark();
       const data = await api(`api/items?${q}`);
       state.items.push(...stamp(data.items));
       state.next = data.next;
-      setCounts(data);
+      setCounts(data, mark);
     })();
     try { await state.loading; } finally { state.loading = null; }
   }
@@ -249,11 +256,12 @@
     if (state.gridNext === null) { state.grid = []; renderGrid(); return; }
     const q = new URLSearchParams({ order: "confidence", pending: "1", limit: GRID_PAGE });
     if (state.gridNext) q.set("after", JSON.stringify(state.gridNext));
+    const mark = countsMark();
     const data = await api(`api/items?${q}`);
     state.grid = stamp(data.items);
     state.gridNext = data.next;
     state.gridCursor = 0;
-    setCounts(data);
+    setCounts(data, mark);
     renderGrid();
   }
 
