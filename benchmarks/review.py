@@ -130,7 +130,7 @@ async def keypresses(browser: Any, state: Path, endpoint: str, presses: int) -> 
             await page.keyboard.press("a")
             await page.wait_for_function(f"() => window.__lat.length >= {n + 1}")
             await anyio.sleep(0.05)  # a very fast person: 20 decisions a second
-        latencies = sorted(await page.evaluate("window.__lat"))
+        latencies = sorted(await page.evaluate("() => window.__lat"))
         await page.locator(f'#counter[data-done="{presses}"]').wait_for()
         await page.close()
         await review.applier.apply_pending()

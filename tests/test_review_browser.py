@@ -28,6 +28,8 @@ CHROMIUM = shutil.which("chromium")
 if CHROMIUM is None:
     pytest.skip("no chromium on this machine (apt-get install chromium)", allow_module_level=True)
 async_api = pytest.importorskip("playwright.async_api")
+#: (functions, not expressions: the page's CSP forbids the eval Playwright uses for those)
+THUMBS = "n => document.querySelectorAll('#grid .thumb').length === n"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 ARGS = [
     "--disable-gpu",
@@ -118,7 +120,7 @@ async def test_a_grid_page_with_three_marked_commits_21_accepted_and_3_rejected(
         await shown(page)
         await page.keyboard.press("g")
         thumbs = page.locator("#grid .thumb")
-        await page.wait_for_function("document.querySelectorAll('#grid .thumb').length === 24")
+        await page.wait_for_function(THUMBS, arg=24)
         on_page = [await t.get_attribute("data-key") for t in await thumbs.all()]
         await page.keyboard.press("x")  # the first, under the cursor
         await page.keyboard.press("ArrowRight")
@@ -132,7 +134,7 @@ async def test_a_grid_page_with_three_marked_commits_21_accepted_and_3_rejected(
         await page.screenshot(path=str(DOCS / "review-grid.png"))
         await page.keyboard.press("Enter")
         await wait_done(page, 24)
-        await page.wait_for_function("document.querySelectorAll('#grid .thumb').length === 6")
+        await page.wait_for_function(THUMBS, arg=6)
         await review.applier.apply_pending()
     rows = ledger_rows(band.state)
     lowest = sorted(band.keys, key=lambda k: rows[k]["match_confidence"])[:24]
@@ -347,7 +349,7 @@ async def test_the_page_fits_a_laptop_screen_in_both_modes(
                     controls = ["#btn-accept", "#btn-reject", "#btn-skip", "#btn-undo",
                                 "#btn-prev", "#btn-next", "#counter", "#btn-help"]  # fmt: skip
                 overflow = await page.evaluate(
-                    "document.documentElement.scrollWidth - window.innerWidth"
+                    "() => document.documentElement.scrollWidth - window.innerWidth"
                 )
                 assert overflow <= 0, mode
                 for selector in controls:
