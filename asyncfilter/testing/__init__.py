@@ -2,6 +2,8 @@
 
 - :class:`RekognitionEmulator`: DetectLabels over real HTTP, answering from a
   :class:`LabelStore`, with latency, a TPS quota and fault injection.
+- :class:`CustomLabelsAdmin`: drive the emulator's Custom Labels (projects, training, models):
+  durations, its clock, DetectCustomLabels answers.
 - :func:`emulator_process` and :func:`moto_server`: the emulator and moto's S3 server as child
   processes on free 127.0.0.1 ports.
 - :class:`FakeLister`, :class:`FakeDetector`, :class:`FakeCopier`: in-process fakes to pass to
@@ -9,6 +11,7 @@
 - :func:`make_image`: valid JPEG/PNG bytes.
 """
 
+from ._custom_labels import CustomLabelsAdmin, CustomLabelsSettings
 from ._emulator import EmulatorSettings, RekognitionEmulator
 from ._fakes import FakeCopier, FakeDetector, FakeLister
 from ._images import make_image
@@ -25,6 +28,8 @@ from ._servers import (
 
 __all__ = [
     "TEST_CREDENTIALS",
+    "CustomLabelsAdmin",
+    "CustomLabelsSettings",
     "EmulatorProcess",
     "EmulatorSettings",
     "FakeCopier",
