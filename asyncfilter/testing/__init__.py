@@ -11,7 +11,8 @@
 - :func:`make_image`: valid JPEG/PNG bytes.
 """
 
-from ._custom_labels import CustomLabelsAdmin, CustomLabelsSettings
+from ._custom_admin import CustomLabelsAdmin
+from ._custom_state import CustomLabelsSettings
 from ._emulator import EmulatorSettings, RekognitionEmulator
 from ._fakes import FakeCopier, FakeDetector, FakeLister
 from ._images import make_image

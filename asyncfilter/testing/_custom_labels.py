@@ -29,16 +29,26 @@ import asyncio
 import dataclasses
 import json
 import time
-import urllib.request
-from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from botocore.exceptions import ClientError
 
+from ._custom_manifests import (
+    DEFAULT_MIN_CONFIDENCE,
+    INVALID_MANIFEST,
+    Line,
+    evaluate,
+    training_failure,
+    validate_manifest,
+)
+from ._custom_state import (
+    CustomLabelsSettings,
+    Dataset,
+    Project,
+    ServiceError,
+    Version,
+)
 from ._labels import LabelStore, filter_labels
 
 if TYPE_CHECKING:
@@ -58,140 +68,7 @@ OPERATIONS = (
     "DetectCustomLabels",
 )
 TARGETS = frozenset(f"RekognitionService.{op}" for op in OPERATIONS)
-MAX_MANIFEST_LINES = 250_000
-MAX_MANIFEST_BYTES = 1024**3
-MAX_INVALID_SHARE = 0.2
-"""Share of invalid lines above which a data set fails (the service does not publish its own)."""
-DEFAULT_MIN_CONFIDENCE = 50.0
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
-
-
-@dataclass(slots=True)
-class CustomLabelsSettings:
-    """How long each state lasts, in seconds of the emulator's clock, and injected failures."""
-
-    dataset_s: float = 0.5
-    training_s: float = 3.0
-    starting_s: float = 1.0
-    stopping_s: float = 0.5
-    training_failure: str | None = None
-    """When set, every training ends ``TRAINING_FAILED`` with this as its StatusMessage."""
-
-    def update(self, changes: Mapping[str, Any]) -> None:
-        names = {f.name for f in dataclasses.fields(self)}
-        for name, value in changes.items():
-            if name not in names:
-                raise ValueError(f"unknown custom-labels setting {name!r}")
-            if name.endswith("_s") and (not isinstance(value, int | float) or value < 0):
-                raise ValueError(f"custom-labels setting {name} must be a number >= 0")
-            setattr(self, name, value)
-
-
-class ServiceError(Exception):
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
-
-
-@dataclass(slots=True)
-class _Line:
-    """One valid manifest line: the image and the labels it carries."""
-
-    bucket: str
-    key: str
-    labels: tuple[str, ...]
-    kind: str
-    """``classification`` or ``detection``."""
-
-
-@dataclass(slots=True)
-class _Dataset:
-    arn: str
-    kind: str
-    created: float
-    ready_at: float
-    final_status: str
-    message: str
-    message_code: str
-    manifest: tuple[str, str]
-    lines: list[_Line]
-    errors: int
-    status: str = "CREATE_IN_PROGRESS"
-
-    def describe(self) -> dict[str, Any]:
-        labels = {label for line in self.lines for label in line.labels}
-        done = self.status != "CREATE_IN_PROGRESS"
-        return {
-            "CreationTimestamp": self.created,
-            "LastUpdatedTimestamp": self.ready_at if done else self.created,
-            "Status": self.status,
-            "StatusMessage": self.message if done else "The dataset is being created.",
-            "StatusMessageCode": self.message_code if done else "SUCCESS",
-            "DatasetStats": {
-                "LabeledEntries": sum(1 for line in self.lines if line.labels) if done else 0,
-                "TotalEntries": len(self.lines) + self.errors if done else 0,
-                "TotalLabels": len(labels) if done else 0,
-                "ErrorEntries": self.errors if done else 0,
-            },
-        }
-
-
-@dataclass(slots=True)
-class _Project:
-    arn: str
-    name: str
-    created: float
-    datasets: dict[str, _Dataset] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class _Version:
-    arn: str
-    name: str
-    project: _Project
-    created: float
-    output: dict[str, str]
-    train: _Dataset
-    test: _Dataset
-    ready_at: float
-    failure: str | None
-    status: str = "TRAINING_IN_PROGRESS"
-    message: str = "The model is being trained."
-    training_end: float | None = None
-    evaluation: dict[str, Any] | None = None
-    min_units: int | None = None
-    max_units: int | None = None
-    running_since: float | None = None
-    running_seconds: float = 0.0
-    detect_calls: int = 0
-
-    def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "ProjectVersionArn": self.arn,
-            "CreationTimestamp": self.created,
-            "Status": self.status,
-            "StatusMessage": self.message,
-            "OutputConfig": self.output,
-            "Feature": "CUSTOM_LABELS",
-            "TrainingDataResult": _data_result(self.train),
-            "TestingDataResult": _data_result(self.test),
-        }
-        if self.training_end is not None:
-            out["TrainingEndTimestamp"] = self.training_end
-            out["BillableTrainingTimeInSeconds"] = round(self.training_end - self.created)
-        if self.evaluation is not None:
-            out["EvaluationResult"] = self.evaluation
-        if self.min_units is not None:
-            out["MinInferenceUnits"] = self.min_units
-        if self.max_units is not None:
-            out["MaxInferenceUnits"] = self.max_units
-        return out
-
-
-def _data_result(dataset: _Dataset) -> dict[str, Any]:
-    bucket, key = dataset.manifest
-    assets = {"Assets": [{"GroundTruthManifest": {"S3Object": {"Bucket": bucket, "Name": key}}}]}
-    return {"Input": assets, "Output": assets}
 
 
 class CustomLabelsService:
@@ -202,8 +79,8 @@ class CustomLabelsService:
         self.settings = CustomLabelsSettings()
         self.store = LabelStore()
         self._offset = 0.0
-        self._projects: dict[str, _Project] = {}
-        self._versions: dict[str, _Version] = {}
+        self._projects: dict[str, Project] = {}
+        self._versions: dict[str, Version] = {}
         self._lock = asyncio.Lock()
 
     def register(self, app: web.Application) -> None:
@@ -312,7 +189,7 @@ class CustomLabelsService:
             raise ServiceError("ResourceInUseException", f"The project {name} already exists.")
         now = self.now()
         arn = f"arn:aws:rekognition:{region}:{ACCOUNT_ID}:project/{name}/{int(now * 1000)}"
-        self._projects[name] = _Project(arn, name, now)
+        self._projects[name] = Project(arn, name, now)
         return {"ProjectArn": arn}
 
     async def _op_describe_projects(self, params: dict[str, Any], region: str) -> dict[str, Any]:
@@ -341,13 +218,13 @@ class CustomLabelsService:
             ]
         }
 
-    def _project(self, arn: Any) -> _Project:
+    def _project(self, arn: Any) -> Project:
         for project in self._projects.values():
             if project.arn == arn:
                 return project
         raise ServiceError("ResourceNotFoundException", f"The project {arn} was not found.")
 
-    def _dataset(self, arn: Any) -> tuple[_Project, _Dataset]:
+    def _dataset(self, arn: Any) -> tuple[Project, Dataset]:
         for project in self._projects.values():
             for dataset in project.datasets.values():
                 if dataset.arn == arn:
@@ -375,7 +252,7 @@ class CustomLabelsService:
         lines, errors, failure = await self._read_manifest(*manifest)
         now = self.now()
         arn = f"{project.arn.rsplit('/', 1)[0]}/dataset/{kind.lower()}/{int(now * 1000)}"
-        project.datasets[kind] = _Dataset(
+        project.datasets[kind] = Dataset(
             arn=arn,
             kind=kind,
             created=now,
@@ -400,40 +277,16 @@ class CustomLabelsService:
         del project.datasets[dataset.kind]
         return {}
 
-    async def _read_manifest(self, bucket: str, key: str) -> tuple[list[_Line], int, str | None]:
+    async def _read_manifest(self, bucket: str, key: str) -> tuple[list[Line], int, str | None]:
         """The manifest's valid lines, its error-line count, and why the data set fails."""
-        invalid = "The manifest file extension or contents are invalid."
         s3 = await self._emulator._s3_client()
         try:
             response = await s3.get_object(Bucket=bucket, Key=key)
             async with response["Body"] as stream:
                 data: bytes = await stream.read()
         except ClientError:  # missing bucket or key, no permission: the service says only this
-            return [], 0, invalid
-        if len(data) > MAX_MANIFEST_BYTES:
-            return [], 0, "The manifest file size exceeds the maximum supported size."
-        raw = [line for line in data.splitlines() if line.strip()]
-        if not raw:
-            return [], 0, "The manifest file is empty."
-        if len(raw) > MAX_MANIFEST_LINES:
-            return [], 0, "The manifest file has too many rows."
-        lines: list[_Line] = []
-        errors = 0
-        for text in raw:
-            try:
-                entry = json.loads(text)
-            except ValueError:
-                return [], 0, invalid
-            line = _parse_line(entry) if isinstance(entry, dict) else None
-            if line is None:
-                errors += 1  # ERROR_MISSING_SOURCE_REF, ERROR_NO_LABEL_ATTRIBUTES...
-            else:
-                lines.append(line)
-        if len({line.bucket for line in lines}) > 1:
-            return [], 0, "The manifest file contains images from multiple S3 buckets."
-        if not lines or errors / len(raw) > MAX_INVALID_SHARE:
-            return lines, errors, "The manifest file contains too many invalid rows."
-        return lines, errors, None
+            return [], 0, INVALID_MANIFEST
+        return validate_manifest(data)
 
     # --- training ---------------------------------------------------------------------------
 
@@ -466,7 +319,7 @@ class CustomLabelsService:
         if any(v.project is project and v.name == name for v in self._versions.values()):
             raise ServiceError("ResourceInUseException", f"The version {name} already exists.")
         now = self.now()
-        self._versions[arn] = _Version(
+        self._versions[arn] = Version(
             arn=arn,
             name=name,
             project=project,
@@ -475,16 +328,16 @@ class CustomLabelsService:
             train=train,
             test=test,
             ready_at=now + self.settings.training_s,
-            failure=self.settings.training_failure or _training_failure(train, test),
+            failure=self.settings.training_failure or training_failure(train.lines, test.lines),
         )
         return {"ProjectVersionArn": arn}
 
-    async def _finish_training(self, version: _Version, at: float) -> None:
+    async def _finish_training(self, version: Version, at: float) -> None:
         version.training_end = at
         if version.failure is not None:
             version.status, version.message = "TRAINING_FAILED", version.failure
             return
-        summary, f1 = self._evaluate(version, at)
+        summary, f1 = evaluate(version.arn, version.train.lines, version.test.lines, self.store, at)
         bucket = version.output["S3Bucket"]
         prefix = version.output.get("S3KeyPrefix", "")
         if prefix and not prefix.endswith("/"):
@@ -503,83 +356,6 @@ class CustomLabelsService:
             "Summary": {"S3Object": {"Bucket": bucket, "Name": key}},
         }
 
-    def _evaluate(self, version: _Version, at: float) -> tuple[dict[str, Any], float]:
-        """Score each test image against the store and write the service's summary shape."""
-        labels = sorted({label for line in version.train.lines for label in line.labels})
-        pairs: list[tuple[str, str | None]] = []  # (truth, predicted)
-        for line in version.test.lines:
-            truth = line.labels[0] if line.labels else ""
-            known = self.store.by_bucket_key.get((line.bucket, line.key)) or self.store.by_key.get(
-                line.key
-            )
-            if known is None:
-                predicted: str | None = truth
-            else:
-                ranked = filter_labels(known.labels, DEFAULT_MIN_CONFIDENCE, None)
-                predicted = str(ranked[0]["Name"]) if ranked else None
-            pairs.append((truth, predicted))
-        per_label: list[dict[str, Any]] = []
-        weighted = 0.0
-        for label in labels:
-            tp = sum(1 for t, p in pairs if t == label and p == label)
-            fp = sum(1 for t, p in pairs if t != label and p == label)
-            fn = sum(1 for t, p in pairs if t == label and p != label)
-            precision = tp / (tp + fp) if tp + fp else 0.0
-            recall = tp / (tp + fn) if tp + fn else 0.0
-            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-            support = tp + fn
-            weighted += f1 * support
-            per_label.append(
-                {
-                    "Label": label,
-                    "Metrics": {
-                        "F1Score": f1,
-                        "Precision": precision,
-                        "Recall": recall,
-                        "Threshold": DEFAULT_MIN_CONFIDENCE / 100,
-                    },
-                    "NumberOfTestingImages": support,
-                }
-            )
-        per_label.sort(key=lambda item: item["Metrics"]["F1Score"], reverse=True)
-        total = sum(item["NumberOfTestingImages"] for item in per_label) or 1
-        f1_all = weighted / total
-        precision_all = sum(
-            i["Metrics"]["Precision"] * i["NumberOfTestingImages"] for i in per_label
-        )
-        recall_all = sum(i["Metrics"]["Recall"] * i["NumberOfTestingImages"] for i in per_label)
-        counts = Counter(pairs)
-        truths = Counter(t for t, _ in pairs)
-        matrix = [
-            {
-                "GroundTruthLabel": t,
-                "PredictedLabel": p,
-                "Value": counts[(t, p)] / truths[t] if truths[t] else 0.0,
-            }
-            for t in labels
-            for p in labels
-        ]
-        summary = {
-            "Version": 1,
-            "AggregatedEvaluationResults": {
-                "ConfusionMatrix": matrix,
-                "F1Score": f1_all,
-                "Precision": precision_all / total,
-                "Recall": recall_all / total,
-            },
-            "EvaluationDetails": {
-                "EvaluationEndTimestamp": datetime.fromtimestamp(at, UTC).strftime(
-                    "%Y-%m-%dT%H:%M:%S.%f"
-                ),
-                "Labels": labels,
-                "NumberOfTestingImages": len(version.test.lines),
-                "NumberOfTrainingImages": len(version.train.lines),
-                "ProjectVersionArn": version.arn,
-            },
-            "LabelEvaluationResults": per_label,
-        }
-        return summary, f1_all
-
     async def _op_describe_project_versions(
         self, params: dict[str, Any], region: str
     ) -> dict[str, Any]:
@@ -595,7 +371,7 @@ class CustomLabelsService:
 
     # --- running ----------------------------------------------------------------------------
 
-    def _version(self, arn: Any) -> _Version:
+    def _version(self, arn: Any) -> Version:
         version = self._versions.get(str(arn))
         if version is None:
             raise ServiceError("ResourceNotFoundException", f"The model {arn} was not found.")
@@ -671,89 +447,3 @@ def _name(value: Any, field_name: str) -> str:
             f"{field_name} must be 1-255 characters of letters, digits, '_', '.' and '-'",
         )
     return value
-
-
-def _parse_line(entry: Mapping[str, Any]) -> _Line | None:
-    """The image and labels of one Ground Truth line, or ``None`` for an error line."""
-    ref = entry.get("source-ref")
-    if not isinstance(ref, str) or not ref.startswith("s3://") or "/" not in ref[5:]:
-        return None
-    bucket, key = ref[5:].split("/", 1)
-    for name, value in entry.items():
-        meta = entry.get(f"{name}-metadata")
-        if name.endswith("-metadata") or not isinstance(meta, Mapping):
-            continue
-        kind = str(meta.get("type", ""))
-        if kind == "groundtruth/image-classification" and meta.get("class-name"):
-            return _Line(bucket, key, (str(meta["class-name"]),), "classification")
-        if kind == "groundtruth/object-detection" and isinstance(value, Mapping):
-            class_map = meta.get("class-map") or {}
-            found = tuple(
-                sorted(
-                    {
-                        str(class_map.get(str(a.get("class_id")), a.get("class_id")))
-                        for a in value.get("annotations") or ()
-                    }
-                )
-            )
-            return _Line(bucket, key, found, "detection")
-    return None
-
-
-def _training_failure(train: _Dataset, test: _Dataset) -> str | None:
-    """Why training this pair of data sets ends in TRAINING_FAILED, if it does."""
-    labels = {label for line in train.lines for label in line.labels}
-    classification = any(line.kind == "classification" for line in train.lines)
-    if classification and len(labels) < 2:
-        return (
-            "The training dataset has too few labels: an image classification model needs at "
-            f"least 2 labels and it has {len(labels)}."
-        )
-    if not labels:
-        return "The training dataset has no labeled images."
-    unknown = sorted({label for line in test.lines for label in line.labels} - labels)
-    if unknown:
-        return "The testing dataset has labels that are not in the training dataset: " + ", ".join(
-            unknown
-        )
-    return None
-
-
-class CustomLabelsAdmin:
-    """A small blocking client for the emulator's Custom Labels admin endpoints."""
-
-    def __init__(self, endpoint_url: str) -> None:
-        self.endpoint_url = endpoint_url.rstrip("/")
-
-    def _call(self, path: str, body: bytes | None = None) -> Any:
-        request = urllib.request.Request(
-            f"{self.endpoint_url}/_emulator/custom-labels/{path}",
-            data=body,
-            method="POST" if body is not None else "GET",
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
-
-    def configure(self, **settings: Any) -> dict[str, Any]:
-        """Change :class:`CustomLabelsSettings`, e.g. ``configure(training_s=0.1)``."""
-        result: dict[str, Any] = self._call("settings", json.dumps(settings).encode())
-        return result
-
-    def fast(self, seconds: float = 0.05) -> None:
-        """Every state lasts ``seconds``: for tests and demos."""
-        self.configure(
-            dataset_s=seconds, training_s=seconds, starting_s=seconds, stopping_s=seconds
-        )
-
-    def advance(self, seconds: float) -> None:
-        """Move the emulator's clock on: every state whose time has come moves on."""
-        self._call("advance", json.dumps({"seconds": seconds}).encode())
-
-    def add_labels(self, entries: Sequence[Mapping[str, Any]]) -> None:
-        """Answers for DetectCustomLabels, in the labels-file shape with CustomLabel entries."""
-        self._call("labels", "\n".join(json.dumps(e) for e in entries).encode())
-
-    def state(self) -> dict[str, Any]:
-        """Projects and models: each model's status, running seconds and inference calls."""
-        result: dict[str, Any] = self._call("state")
-        return result

@@ -14,6 +14,9 @@ AWS.
 Admin endpoints (JSON): ``GET /_emulator/stats``, ``POST /_emulator/reset``,
 ``POST /_emulator/settings`` (partial :class:`EmulatorSettings`), ``POST /_emulator/labels``
 (JSON Lines entries), ``GET /_emulator/health``.
+
+Rekognition Custom Labels (projects, data sets, training, models, DetectCustomLabels) is answered
+by :mod:`._custom_labels`, with its own admin endpoints under ``/_emulator/custom-labels/``.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from aiohttp import web
 
 from ._custom_labels import TARGETS as CUSTOM_LABELS_TARGETS
 from ._custom_labels import CustomLabelsService
-from ._custom_labels import ServiceError as CustomLabelsError
+from ._custom_state import ServiceError as CustomLabelsError
 from ._labels import LabelStore, filter_labels
 
 MAX_S3_BYTES = 15 * 1024 * 1024
