@@ -25,6 +25,7 @@ from .._ledger import default_state_path
 from .._results import Report, StopReason
 from .._scan import Sweep, open_scan
 from ._logging import configure_logging
+from ._model import model as model_command
 from ._output import ResultsWriter, export_text, show_progress, summary_text
 
 EXIT_OK, EXIT_ABORTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -36,6 +37,9 @@ _positive = click.IntRange(min=1)
 @click.version_option(package_name="asyncfilter")
 def cli() -> None:
     """Keep only the images in S3 that Amazon Rekognition says show what you want."""
+
+
+cli.add_command(model_command)
 
 
 def sweep_options(command: Any) -> Any:
