@@ -27,6 +27,7 @@ from .._scan import Sweep, open_scan
 from ._logging import configure_logging
 from ._model import model as model_command
 from ._output import ResultsWriter, export_text, show_progress, summary_text
+from ._train import train as train_command
 
 EXIT_OK, EXIT_ABORTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -40,6 +41,7 @@ def cli() -> None:
 
 
 cli.add_command(model_command)
+cli.add_command(train_command)
 
 
 def sweep_options(command: Any) -> Any:

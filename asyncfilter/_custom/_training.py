@@ -1,0 +1,328 @@
+"""Training a model from a ledger: plan (nothing paid), then the service calls, then follow.
+
+:func:`plan_training` reads the ledger and image headers, checks and splits the set and prices
+it; nothing is written. :func:`run_training` copies negatives into the training bucket, writes
+the manifests, creates (or reuses) the project and its TRAIN/TEST data sets, waits for them,
+starts training with an ``OutputConfig`` and follows it. Training cannot be cancelled on the
+service: leaving the follow (Ctrl-C) leaves it running, and :func:`follow_training` picks it up.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from .._config import S3Location
+from .._errors import ConfigError
+from ._calls import call
+from ._dataset import (
+    NEGATIVE_KINDS,
+    DataSet,
+    check_images,
+    check_labels,
+    check_manifest_limits,
+    place,
+    select,
+    split,
+)
+from ._errors import DatasetFailed, TrainingFailed
+from ._models import wait_for
+from ._pricing import PRICES, CustomLabelsPrices
+from ._project import check_name, describe_versions, ensure_project, find_project
+from ._source import read_rows
+
+OnEvent = Callable[[str], None]
+OnStatus = Callable[[dict[str, Any]], None]
+TRAINING_DONE = frozenset({"TRAINING_COMPLETED", "TRAINING_FAILED"})
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingPlan:
+    """Everything training will do, decided before anything is paid."""
+
+    dataset: DataSet
+    project: str
+    version: str
+    output: S3Location
+    header_reads: int
+    prices: CustomLabelsPrices = PRICES
+
+    @property
+    def train_manifest(self) -> S3Location:
+        return S3Location(self.output.bucket, f"{self.output.folder}{self.version}/train.manifest")
+
+    @property
+    def test_manifest(self) -> S3Location:
+        return S3Location(self.output.bucket, f"{self.output.folder}{self.version}/test.manifest")
+
+    @property
+    def output_config(self) -> dict[str, str]:
+        return {
+            "S3Bucket": self.output.bucket,
+            "S3KeyPrefix": f"{self.output.folder}{self.version}/output/",
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LabelScore:
+    label: str
+    precision: float
+    recall: float
+    f1: float
+    test_images: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingResult:
+    """A model version as training left it."""
+
+    arn: str
+    status: str
+    message: str
+    f1: float | None = None
+    labels: tuple[LabelScore, ...] = ()
+    summary: str | None = None
+    """``s3://`` URL of the evaluation summary file."""
+    billable_seconds: int | None = None
+    training_cost_usd: float | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "arn": self.arn,
+            "status": self.status,
+            "message": self.message,
+            "f1": self.f1,
+            "labels": [
+                {
+                    "label": s.label,
+                    "precision": s.precision,
+                    "recall": s.recall,
+                    "f1": s.f1,
+                    "test_images": s.test_images,
+                }
+                for s in self.labels
+            ],
+            "summary": self.summary,
+            "billable_seconds": self.billable_seconds,
+            "training_cost_usd": self.training_cost_usd,
+        }
+
+
+def version_name(name: str, now: float | None = None) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(time.time() if now is None else now))
+    return f"{re.sub(r'[^a-zA-Z0-9_.-]', '-', name)[:200]}-{stamp}"
+
+
+async def plan_training(
+    state: str,
+    name: str,
+    project: str,
+    *,
+    s3: Any,
+    negatives: Sequence[str] = (),
+    test_split: float = 0.2,
+    seed: int | None = None,
+    output: str | None = None,
+    detection_model: bool = False,
+    version: str | None = None,
+) -> TrainingPlan:
+    """Read the ledger, check and split the set; raises ConfigError with the fix. Writes
+    nothing and calls no Rekognition API (S3 is read for image headers not in the ledger)."""
+    check_name(project, "--project")
+    for kind in negatives:
+        if not kind:
+            raise ConfigError(f"--negatives takes {', '.join(NEGATIVE_KINDS)} or a LABEL")
+    if not 0 < test_split < 1:
+        raise ConfigError(f"--test-split must be between 0 and 1 (exclusive), got {test_split}")
+    out = S3Location.parse(output, what="--output") if output else None
+    rows = await read_rows(state)
+    images, warnings = select(rows, name, negatives, seed=seed)
+    bytes_of = {(r.bucket, r.key): r.size for r in rows} | {
+        (r.dest_bucket, r.dest_key): r.size for r in rows if r.dest_bucket and r.dest_key
+    }
+    kept, excluded, reads = await check_images(s3, images, bytes_of)
+    warnings += check_labels(kept, name, detection_model=detection_model)
+    bucket, placed, copies = place(kept, name, project)
+    train, test, more = split(placed, test_split, seed)
+    check_manifest_limits(train, test)
+    dataset = DataSet(
+        name=name,
+        bucket=bucket,
+        train=train,
+        test=test,
+        copies=copies,
+        excluded=Counter(excluded),
+        warnings=warnings + more,
+        detection=detection_model,
+    )
+    dataset.manifests()  # the Ground Truth builders' own limits, checked before any write
+    return TrainingPlan(
+        dataset=dataset,
+        project=project,
+        version=check_name(version or version_name(name), "version name"),
+        output=out or S3Location(bucket, f"_train/{project}/"),
+        header_reads=reads,
+    )
+
+
+async def run_training(
+    plan: TrainingPlan,
+    *,
+    client: Any,
+    s3: Any,
+    poll_s: float = 30.0,
+    on_event: OnEvent | None = None,
+    on_version: Callable[[str], None] | None = None,
+    on_status: OnStatus | None = None,
+) -> TrainingResult:
+    """Do what ``plan`` says, then follow training to its end (see :func:`follow_training`)."""
+    say = on_event or (lambda _: None)
+    dataset = plan.dataset
+    for source_bucket, source_key, key in dataset.copies:
+        await call(
+            f"copy s3://{source_bucket}/{source_key}",
+            s3.copy_object(
+                Bucket=dataset.bucket, Key=key,
+                CopySource={"Bucket": source_bucket, "Key": source_key},
+            ),
+        )  # fmt: skip
+    if dataset.copies:
+        say(f"copied {len(dataset.copies):,} negatives into s3://{dataset.bucket}/")
+    train_bytes, test_bytes = dataset.manifests()
+    for where, body in ((plan.train_manifest, train_bytes), (plan.test_manifest, test_bytes)):
+        await call(
+            f"write {where}", s3.put_object(Bucket=where.bucket, Key=where.prefix, Body=body)
+        )
+    say(f"wrote {plan.train_manifest} and {plan.test_manifest}")
+
+    project, created = await ensure_project(client, plan.project)
+    project_arn = str(project["ProjectArn"])
+    say(f"{'created' if created else 'reusing'} project {plan.project}")
+    if project.get("Datasets"):
+        await _drop_datasets(client, plan.project, project["Datasets"], poll_s)
+        say("replaced the project's previous data sets (its trained models keep their own copy)")
+    arns = {}
+    for kind, where in (("TRAIN", plan.train_manifest), ("TEST", plan.test_manifest)):
+        source = {
+            "GroundTruthManifest": {"S3Object": {"Bucket": where.bucket, "Name": where.prefix}}
+        }
+        response = await call(
+            f"CreateDataset {kind}",
+            client.create_dataset(ProjectArn=project_arn, DatasetType=kind, DatasetSource=source),
+        )
+        arns[kind] = str(response["DatasetArn"])
+    warnings = [await _wait_dataset(client, kind, arn, poll_s) for kind, arn in arns.items()]
+    for warning in filter(None, warnings):
+        say(warning)
+    say("data sets created")
+    response = await call(
+        "CreateProjectVersion",
+        client.create_project_version(
+            ProjectArn=project_arn, VersionName=plan.version, OutputConfig=plan.output_config
+        ),
+    )
+    arn = str(response["ProjectVersionArn"])
+    if on_version is not None:
+        on_version(arn)
+    say(f"training {arn}")
+    return await follow_training(client, s3, arn, poll_s=poll_s, on_status=on_status)
+
+
+async def _drop_datasets(client: Any, project: str, datasets: Any, poll_s: float) -> None:
+    for item in datasets:
+        await call("DeleteDataset", client.delete_dataset(DatasetArn=item["DatasetArn"]))
+    while True:
+        found = await find_project(client, project)
+        if not found or not found.get("Datasets"):
+            return
+        await anyio.sleep(poll_s)
+
+
+async def _wait_dataset(client: Any, kind: str, arn: str, poll_s: float) -> str | None:
+    while True:
+        response = await call("DescribeDataset", client.describe_dataset(DatasetArn=arn))
+        described = response["DatasetDescription"]
+        status = described["Status"]
+        if status != "CREATE_IN_PROGRESS":
+            break
+        await anyio.sleep(poll_s)
+    errors = int((described.get("DatasetStats") or {}).get("ErrorEntries") or 0)
+    if status != "CREATE_COMPLETE":
+        raise DatasetFailed(
+            f"the {kind} data set was not created: {status}: "
+            f"{described.get('StatusMessage') or 'no message'}"
+            + (f" ({errors} lines in error)" if errors else ""),
+            code=described.get("StatusMessageCode"),
+        )
+    return f"the {kind} data set has {errors} lines in error, left out" if errors else None
+
+
+async def latest_version(client: Any, project: str) -> str:
+    """The project's newest model version (what ``train --status`` follows)."""
+    found = await find_project(client, check_name(project, "--project"))
+    if found is None:
+        raise ConfigError(f"--project: no Custom Labels project named {project!r}")
+    versions = await describe_versions(client, found["ProjectArn"])
+    if not versions:
+        raise ConfigError(f"--project {project}: no model has been trained in it")
+    newest = max(versions, key=lambda v: v.get("CreationTimestamp") or 0)
+    return str(newest["ProjectVersionArn"])
+
+
+async def follow_training(
+    client: Any,
+    s3: Any,
+    arn: str,
+    *,
+    poll_s: float = 30.0,
+    on_status: OnStatus | None = None,
+    prices: CustomLabelsPrices = PRICES,
+) -> TrainingResult:
+    """Wait for the training of ``arn`` to end; its evaluation, or TrainingFailed with the
+    service's message as it is."""
+    described = await wait_for(client, arn, TRAINING_DONE, poll_s=poll_s, on_status=on_status)
+    if described["Status"] != "TRAINING_COMPLETED":
+        raise TrainingFailed(
+            f"training {arn} failed: {described.get('StatusMessage') or described['Status']}"
+        )
+    billable = described.get("BillableTrainingTimeInSeconds")
+    evaluation = described.get("EvaluationResult") or {}
+    ref = (evaluation.get("Summary") or {}).get("S3Object") or {}
+    labels: tuple[LabelScore, ...] = ()
+    summary_url = f"s3://{ref['Bucket']}/{ref['Name']}" if ref.get("Name") else None
+    if summary_url is not None:
+        labels = await _label_scores(s3, ref["Bucket"], ref["Name"])
+    return TrainingResult(
+        arn=arn,
+        status=str(described["Status"]),
+        message=str(described.get("StatusMessage") or ""),
+        f1=evaluation.get("F1Score"),
+        labels=labels,
+        summary=summary_url,
+        billable_seconds=billable,
+        training_cost_usd=prices.training(billable) if billable is not None else None,
+    )
+
+
+async def _label_scores(s3: Any, bucket: str, key: str) -> tuple[LabelScore, ...]:
+    response = await call(f"read s3://{bucket}/{key}", s3.get_object(Bucket=bucket, Key=key))
+    async with response["Body"] as body:
+        summary = json.loads(await body.read())
+    return tuple(
+        LabelScore(
+            label=str(item["Label"]),
+            precision=float(item["Metrics"].get("Precision", 0.0)),
+            recall=float(item["Metrics"].get("Recall", 0.0)),
+            f1=float(item["Metrics"].get("F1Score", 0.0)),
+            test_images=int(item.get("NumberOfTestingImages", 0)),
+        )
+        for item in summary.get("LabelEvaluationResults", ())
+    )

@@ -1,0 +1,159 @@
+"""``train``: from a real sweep's ledger to a trained model, checked before anything is paid."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from custom_helpers import admin_call, run_cli
+from helpers import JPEG, labels_entries, list_keys, robin, seed, unique
+
+from asyncfilter import ConfigError, scan
+from asyncfilter._custom._training import plan_training
+from asyncfilter.testing import CustomLabelsAdmin, EmulatorProcess, MotoServer, make_image
+
+WIDE = make_image(5000, 100)  # DetectLabels takes it; Custom Labels' 4,096 px limit does not
+
+
+@pytest.fixture
+def admin(emulator: EmulatorProcess) -> CustomLabelsAdmin:
+    admin = CustomLabelsAdmin(emulator.endpoint_url)
+    admin.fast(0.01)
+    return admin
+
+
+@pytest.fixture
+async def swept(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any, tmp_path: Path
+) -> Path:
+    """A real sweep: 24 robins (one 5,000 px wide) among 24 other images; its ledger."""
+    source, _ = buckets
+    robins = {f"img/robin-{i:02d}.jpg": JPEG for i in range(23)} | {"img/robin-wide.jpg": WIDE}
+    others = {f"img/other-{i:02d}.jpg": JPEG for i in range(24)}
+    await seed(s3, source, robins | others)
+    await admin_call(
+        emulator.add_labels,
+        labels_entries(source, {k: [robin()] for k in robins} | {k: [] for k in others}),
+    )
+    ledger = tmp_path / "ledger.sqlite"
+    report = await scan(config_for(state=str(ledger), name="Robin"))
+    assert report.stats.hits == 24
+    assert report.stats.misses == 24
+    return ledger
+
+
+async def test_the_plan_checks_sizes_samples_misses_and_splits_reproducibly(
+    s3: Any, swept: Path, buckets: tuple[str, str]
+) -> None:
+    source, dest = buckets
+    plan = await plan_training(
+        str(swept), "Robin", "robins", s3=s3, negatives=["misses"], seed=3, test_split=0.25
+    )
+    dataset = plan.dataset
+    assert dataset.counts() == {"Robin": (17, 6), "not-Robin": (18, 6)}
+    assert dataset.excluded == {"sides outside 64-4,096 px": 1}
+    assert plan.header_reads == 24 + 24  # sizes unknown to the ledger: read from headers
+    assert dataset.bucket == dest
+    assert len(dataset.copies) == 24  # the misses are in the source bucket: copied for training
+    assert {c[0] for c in dataset.copies} == {source}
+    assert all(r.bucket == dest for r in dataset.train + dataset.test)
+    assert str(plan.output) == f"s3://{dest}/_train/robins/"
+
+    again = await plan_training(
+        str(swept), "Robin", "robins", s3=s3, negatives=["misses"], seed=3, test_split=0.25
+    )
+    assert [r.key for r in again.dataset.test] == [r.key for r in dataset.test]
+    other = await plan_training(
+        str(swept), "Robin", "robins", s3=s3, negatives=["misses"], seed=4, test_split=0.25
+    )
+    assert {r.key for r in other.dataset.test} != {r.key for r in dataset.test}
+
+    train, test = dataset.manifests()
+    lines = [json.loads(line) for line in train.splitlines()]
+    assert len(lines) == 35
+    assert {line["class-metadata"]["class-name"] for line in lines} == {"Robin", "not-Robin"}
+    assert all(line["source-ref"].startswith(f"s3://{dest}/") for line in lines)
+    assert len(test.splitlines()) == 12
+
+
+async def test_one_label_is_refused_before_anything_is_paid_with_the_fix(
+    s3: Any, swept: Path, emulator: EmulatorProcess
+) -> None:
+    calls_after_sweep = emulator.stats()["calls"]
+    with pytest.raises(ConfigError, match=r"at least 2 labels.*--negatives misses"):
+        await plan_training(str(swept), "Robin", "robins", s3=s3)
+    with pytest.raises(ConfigError, match=r"no copied image of 'Owl'.*Robin"):
+        await plan_training(str(swept), "Owl", "owls", s3=s3, negatives=["misses"])
+    with pytest.raises(ConfigError, match="--negatives Heron: the ledger has no copied image"):
+        await plan_training(str(swept), "Robin", "robins", s3=s3, negatives=["Heron"])
+    assert emulator.stats()["calls"] == calls_after_sweep  # no Rekognition call
+    assert CustomLabelsAdmin(emulator.endpoint_url).state()["projects"] == []
+
+
+async def test_train_runs_the_loop_and_prints_the_evaluation_and_arn(
+    swept: Path,
+    moto: MotoServer,
+    emulator: EmulatorProcess,
+    admin: CustomLabelsAdmin,
+    buckets: tuple[str, str],
+    s3: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, dest = buckets
+    project = f"robins-{unique()}"
+    aws = [
+        "--s3-endpoint-url", moto.endpoint_url,
+        "--rekognition-endpoint-url", emulator.endpoint_url,
+        "--poll-seconds", "0.02",
+    ]  # fmt: skip
+    args = ["train", "--state", str(swept), "--name", "Robin", "--project", project]
+    args += ["--negatives", "misses", "--seed", "1", *aws]
+
+    code, _, err = await run_cli(args, capsys)
+    assert code == 2
+    assert "pass --yes" in err  # no terminal to ask: nothing is spent without --yes
+
+    code, out, err = await run_cli([*args, "--yes"], capsys)
+    assert code == 0, err
+    assert "classification model Robin-" in err
+    assert "$1.00 per hour of training" in err
+    assert "left out 1 images (sides outside 64-4,096 px: 1)" in err
+    assert "TRAINING_COMPLETED: arn:aws:rekognition:" in out
+    assert "F1 1.000" in out  # the emulator knows no wrong answer for these images
+    assert "Robin" in out
+    assert "not-Robin" in out
+    arn = out.split("TRAINING_COMPLETED: ", 1)[1].split()[0]
+    assert f"asyncfilter model start {arn}" in out
+    written = await list_keys(s3, dest, f"_train/{project}/")
+    assert sum(k.endswith(".manifest") for k in written) == 2
+    assert sum("/not-Robin/" in k for k in written) == 24
+    assert any("/output/EvaluationSummary-" in k for k in written)
+
+    code, out, err = await run_cli(["train", "--status", "--project", project, *aws], capsys)
+    assert code == 0, err
+    assert f"TRAINING_COMPLETED: {arn}" in out
+
+    # a second training in the same project replaces its data sets
+    code, out, err = await run_cli([*args, "--yes", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["status"] == "TRAINING_COMPLETED"
+    assert "replaced the project's previous data sets" in err
+
+
+async def test_a_failed_training_is_exit_1_with_the_services_message(
+    swept: Path,
+    moto: MotoServer,
+    emulator: EmulatorProcess,
+    admin: CustomLabelsAdmin,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await admin_call(admin.configure, training_failure="The output bucket is in another region.")
+    args = ["train", "--state", str(swept), "--name", "Robin", "--project", f"p-{unique()}"]
+    args += ["--negatives", "misses", "--yes", "--poll-seconds", "0.02"]
+    args += ["--s3-endpoint-url", moto.endpoint_url]
+    args += ["--rekognition-endpoint-url", emulator.endpoint_url]
+    code, _, err = await run_cli(args, capsys)
+    assert code == 1
+    assert "failed: The output bucket is in another region." in err
