@@ -5,7 +5,26 @@ The public API is everything named in ``__all__``; the modules behind it are pri
 
 from ._config import S3Location, ScanConfig
 from ._copying import Copier, S3Copier
+from ._custom import (
+    CustomLabelsError,
+    CustomLabelsPrices,
+    DatasetFailed,
+    ModelNotRunning,
+    ModelState,
+    TrainingFailed,
+    model_states,
+    start_model,
+    stop_model,
+)
+from ._custom._training import (
+    TrainingPlan,
+    TrainingResult,
+    follow_training,
+    plan_training,
+    run_training,
+)
 from ._detection import Detector, RekognitionDetector
+from ._detection_custom import CustomLabelsDetector, check_model_running
 from ._errors import (
     AsyncFilterError,
     ConfigError,
@@ -35,6 +54,10 @@ __all__ = [
     "ConfigError",
     "Copier",
     "CredentialsError",
+    "CustomLabelsDetector",
+    "CustomLabelsError",
+    "CustomLabelsPrices",
+    "DatasetFailed",
     "DestinationError",
     "Detection",
     "Detector",
@@ -49,6 +72,8 @@ __all__ = [
     "Lister",
     "ManifestLimits",
     "Match",
+    "ModelNotRunning",
+    "ModelState",
     "Outcome",
     "RekognitionDetector",
     "Report",
@@ -64,9 +89,19 @@ __all__ = [
     "Sweep",
     "SweepAborted",
     "Throttled",
+    "TrainingFailed",
+    "TrainingPlan",
+    "TrainingResult",
     "TransientError",
     "__version__",
+    "check_model_running",
     "export",
+    "follow_training",
+    "model_states",
     "open_scan",
+    "plan_training",
+    "run_training",
     "scan",
+    "start_model",
+    "stop_model",
 ]
