@@ -88,14 +88,17 @@ async def wait_for(
     poll_s: float = 10.0,
     on_status: OnStatus | None = None,
 ) -> dict[str, Any]:
-    """Describe the model every ``poll_s`` until its status is in ``until``."""
+    """Describe the model until its status is in ``until``: soon at first (a state may last
+    a moment), then every ``poll_s``."""
+    delay = min(0.05, poll_s)
     while True:
         description = await describe_version(client, arn)
         if on_status is not None:
             on_status(description)
         if description["Status"] in until:
             return description
-        await anyio.sleep(poll_s)
+        await anyio.sleep(delay)
+        delay = min(delay * 2, poll_s)
 
 
 async def start_model(

@@ -27,6 +27,7 @@ from .._scan import Sweep, open_scan
 from ._logging import configure_logging
 from ._model import model as model_command
 from ._output import ResultsWriter, export_text, show_progress, summary_text
+from ._scan_model import MODEL_COST_NOTE, config_for_model, model_detector
 from ._train import train as train_command
 
 EXIT_OK, EXIT_ABORTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -153,9 +154,23 @@ _FORMAT_CHOICE = click.Choice(list(EXPORT_FORMATS))
 )
 @click.option("--manifest-to", metavar="DIR|s3://BUCKET[/PREFIX]",
               help="Where --manifest writes (default: DEST[/PREFIX]/_manifests).")  # fmt: skip
+@click.option(
+    "--model",
+    metavar="ARN",
+    help="Ask this Custom Labels model (DetectCustomLabels) instead of DetectLabels.",
+)
+@click.option(
+    "--start-model",
+    is_flag=True,
+    help="Start --model for this sweep and stop it however the sweep ends.",
+)
+@click.option("--model-units", type=_positive, default=1, show_default=True,
+              help="Inference units when --start-model starts the model.")  # fmt: skip
 def scan(**opts: Any) -> int:
     """Sweep SOURCE, copy images that show a wanted label to DEST/<name>/<key>."""
-    config = config_from(opts)
+    if opts["start_model"] and not opts["model"]:
+        raise ConfigError("--start-model needs --model ARN")
+    config = config_for_model(config_from(opts), opts["model"], bool(opts["state"]))
     manifests: tuple[str, ...] = opts["manifests"]
     if manifests and config.state is None:
         raise ConfigError("--manifest exports from the ledger: it cannot be used with --no-state")
@@ -171,6 +186,7 @@ def scan(**opts: Any) -> int:
         opts["as_json"],
         progress,
         (manifests, to),
+        (opts["model"], opts["start_model"], opts["model_units"]),
         backend="asyncio",
     )
     return code
@@ -182,6 +198,7 @@ async def _scan(
     as_json: bool,
     progress: bool,
     manifests: tuple[tuple[str, ...], str] = ((), ""),
+    model: tuple[str | None, bool, int] = (None, False, 1),
 ) -> int:
     console = Console(stderr=True)
     writer = ResultsWriter(results) if results else None
@@ -191,7 +208,10 @@ async def _scan(
     try:
         async with anyio.create_task_group() as tg:
             try:
-                async with open_scan(config) as sweep:
+                async with (
+                    model_detector(config, model[0], start=model[1], units=model[2]) as detector,
+                    open_scan(config, detector=detector) as sweep,
+                ):
                     tg.start_soon(_watch_signals, sweep, console)
                     if progress:
                         tg.start_soon(show_progress, sweep, console)
@@ -245,6 +265,8 @@ async def _scan(
             click.echo(summary_text(report))
             if exported is not None:
                 click.echo(export_text(exported))
+            if model[0] is not None:
+                click.echo(MODEL_COST_NOTE)
         if code == EXIT_OK and report.stop_reason is StopReason.INTERRUPTED:
             code = EXIT_INTERRUPTED
     return code

@@ -417,6 +417,9 @@ class CustomLabelsService:
                     f"ProjectVersion {version.arn} is not ready: it is {version.status}.",
                 )
             version.detect_calls += 1
+        latency = self._emulator.settings.latency_ms / 1000.0
+        if latency:  # the emulator's latency setting applies to inference too
+            await asyncio.sleep(latency)
         min_conf = float(params.get("MinConfidence", DEFAULT_MIN_CONFIDENCE))
         max_results = params.get("MaxResults")
         if not 0 <= min_conf <= 100 or (max_results is not None and int(max_results) < 0):

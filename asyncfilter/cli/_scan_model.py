@@ -1,0 +1,121 @@
+"""``scan --model ARN [--start-model]``: a sweep that asks a Custom Labels model.
+
+The model must be RUNNING before anything is listed or paid (one line and exit 1 otherwise).
+With ``--start-model`` the sweep starts it and stops it however the sweep ends (finished,
+stopped by a rule, an error, a first Ctrl-C); a model that was already running is left running,
+since asyncfilter did not start it.
+
+Until the ledger records which detector gave each answer, a ``--model`` sweep keeps its own
+ledger (by default one per source and model), and refuses one holding another detector's
+answers, so a DetectLabels answer is never taken for the model's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+import anyio
+import click
+
+from .._config import ScanConfig
+from .._custom._calls import open_rekognition
+from .._custom._models import start_model, stop_model
+from .._custom._pricing import PRICES
+from .._custom._project import describe_version
+from .._detection import Detector
+from .._detection_custom import CustomLabelsDetector, check_model_running
+from .._errors import ConfigError
+from .._ledger import default_state_path
+
+MODEL_POLL_S = 10.0
+MODEL_COST_NOTE = (
+    "note: DetectCustomLabels is billed per inference-unit hour while the model runs, not per "
+    "image: the estimated cost above is DetectLabels' and does not apply; "
+    "`asyncfilter model status` shows the model's"
+)
+
+
+def config_for_model(config: ScanConfig, arn: str | None, explicit_state: bool) -> ScanConfig:
+    """The sweep's configuration with a ledger of the model's own (see the module doc)."""
+    if arn is None:
+        return config
+    if config.budget_usd is not None:
+        raise ConfigError(
+            "--budget-usd prices DetectLabels calls per image; a custom model is billed per "
+            "inference-unit hour while it runs: bound it with `model start --max-hours`"
+        )
+    if config.state is None or explicit_state:
+        return config
+    source = config.source
+    state = default_state_path(source.bucket, f"{source.prefix}\x00custom-labels:{arn}")
+    return dataclasses.replace(config, state=str(state))
+
+
+async def check_ledger_detector(state: str | None, arn: str) -> None:
+    """Refuse a ledger that holds answers of another detector than the model ``arn``."""
+    if state is None:
+        return
+    path = Path(await anyio.Path(state).expanduser())
+    if not await anyio.Path(path).is_file():
+        return
+    try:
+        async with aiosqlite.connect(f"file:{path}?mode=ro", uri=True) as db:
+            query = "SELECT DISTINCT model_version FROM objects WHERE response IS NOT NULL"
+            async with db.execute(query) as cursor:
+                versions = {row[0] async for row in cursor}
+    except sqlite3.Error:
+        return  # not a ledger we can read: the sweep's own open says why
+    # DetectLabels always names its LabelModelVersion; the model's answers carry none (or, once
+    # the ledger records detectors, the model's ARN)
+    others = sorted(str(v) for v in versions - {arn, None})
+    if others:
+        raise ConfigError(
+            f"--state {state} holds answers of another detector (model version "
+            f"{', '.join(others)}); a sweep with --model needs a ledger of its own: pass "
+            "another --state, or leave --state out for the model's default ledger"
+        )
+
+
+@asynccontextmanager
+async def model_detector(
+    config: ScanConfig, arn: str | None, *, start: bool, units: int
+) -> AsyncIterator[Detector | None]:
+    """The sweep's detector for ``--model`` (``None`` without it), started and stopped as asked."""
+    if arn is None:
+        yield None
+        return
+    await check_ledger_detector(config.state, arn)
+    async with AsyncExitStack() as stack:
+        client = await open_rekognition(
+            stack,
+            region=config.region,
+            profile=config.profile,
+            endpoint_url=config.rekognition_endpoint_url,
+        )
+        started = False
+        try:
+            if start and (await describe_version(client, arn))["Status"] not in (
+                "RUNNING",
+                "STARTING",
+            ):
+                click.echo(
+                    f"starting {arn} for this sweep ({units} unit(s), "
+                    f"${PRICES.inference_per_unit_hour * units:.2f} an hour); it is stopped "
+                    "when the sweep ends",
+                    err=True,
+                )
+                started = True
+                await start_model(client, arn, units=units, poll_s=MODEL_POLL_S)
+            await check_model_running(client, arn)
+            yield CustomLabelsDetector(client, arn)
+        finally:
+            if started:
+                with anyio.CancelScope(shield=True):
+                    state = await stop_model(client, arn, wait=False)
+                    cost = f": ${state.cost_usd:,.2f} this time" if state.cost_usd else ""
+                    click.echo(f"stopped {arn} ({state.status}){cost}", err=True)
