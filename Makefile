@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check bench bench-quick clean
+.PHONY: demo train-demo test lint typecheck check bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/asyncfilter demo
+
+train-demo: $(STAMP)
+	$(BIN)/python -m asyncfilter.testing._train_demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

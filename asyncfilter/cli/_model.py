@@ -80,7 +80,7 @@ def state_line(state: ModelState, now: float | None = None) -> str:
     if state.units:
         parts.append(f"{state.units} unit{'s' if state.units != 1 else ''}")
     if state.cost_usd is not None and state.unit_hours is not None:
-        parts.append(f"{state.unit_hours:.2f} unit-hours, ${state.cost_usd:,.2f} so far")
+        parts.append(f"{state.unit_hours:.3f} unit-hours, ${state.cost_usd:,.2f} so far")
     elif state.status in ("RUNNING", "STARTING"):
         parts.append(
             f"not started by asyncfilter: cost so far unknown, "

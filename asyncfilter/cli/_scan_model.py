@@ -117,5 +117,5 @@ async def model_detector(
             if started:
                 with anyio.CancelScope(shield=True):
                     state = await stop_model(client, arn, wait=False)
-                    cost = f": ${state.cost_usd:,.2f} this time" if state.cost_usd else ""
+                    cost = f": ${state.cost_usd:,.2f} so far" if state.cost_usd is not None else ""
                     click.echo(f"stopped {arn} ({state.status}){cost}", err=True)
