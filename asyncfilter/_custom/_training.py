@@ -183,7 +183,11 @@ async def run_training(
     on_version: Callable[[str], None] | None = None,
     on_status: OnStatus | None = None,
 ) -> TrainingResult:
-    """Do what ``plan`` says, then follow training to its end (see :func:`follow_training`)."""
+    """Do what ``plan`` says, then follow training to its end (see :func:`follow_training`).
+
+    ``on_version`` is called with ``""`` just before CreateProjectVersion is sent (training may
+    run from then on, even if the answer never arrives) and with the model's ARN after it.
+    """
     say = on_event or (lambda _: None)
     dataset = plan.dataset
     for source_bucket, source_key, key in dataset.copies:
@@ -223,6 +227,8 @@ async def run_training(
     for warning in filter(None, warnings):
         say(warning)
     say("data sets created")
+    if on_version is not None:
+        on_version("")  # asked: from here on, training may be running whatever happens to us
     response = await call(
         "CreateProjectVersion",
         client.create_project_version(
