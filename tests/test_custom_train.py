@@ -10,12 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import aioboto3
 import anyio
 import pytest
 from custom_helpers import admin_call, run_cli
 from helpers import JPEG, labels_entries, list_keys, robin, seed, unique
 
-from asyncfilter import ConfigError, scan
+from asyncfilter import ConfigError, CustomLabelsError, run_training, scan
 from asyncfilter._custom._training import plan_training
 from asyncfilter.testing import (
     TEST_CREDENTIALS,
@@ -244,3 +245,33 @@ async def test_ctrl_c_leaves_training_running_and_says_how_to_follow_it(
     assert f"follow it with: asyncfilter train --status --project {project}" in err
     [version] = (await admin_call(admin.state))["versions"].values()
     assert version["status"] == "TRAINING_IN_PROGRESS"
+
+
+async def test_a_negative_that_cannot_be_copied_stops_training_before_any_project(
+    s3: Any, swept: Path, buckets: tuple[str, str], emulator: EmulatorProcess
+) -> None:
+    source, _ = buckets
+    plan = await plan_training(str(swept), "Robin", f"p-{unique()}", s3=s3, negatives=["misses"])
+    await s3.delete_object(Bucket=source, Key=plan.dataset.copies[3][1])  # gone since the plan
+    async with aioboto3.Session().client("rekognition", endpoint_url=emulator.endpoint_url) as rek:
+        with pytest.raises(CustomLabelsError, match=r"copy s3://.*NoSuchKey"):
+            await run_training(plan, client=rek, s3=s3, poll_s=0.02)
+    assert CustomLabelsAdmin(emulator.endpoint_url).state()["projects"] == []
+
+
+async def test_a_detection_model_trains_in_the_emulator_from_our_manifests(
+    s3: Any, swept: Path, emulator: EmulatorProcess, admin: CustomLabelsAdmin
+) -> None:
+    box = '{"Left": 0.1, "Top": 0.2, "Width": 0.5, "Height": 0.5}'
+    box = f'[{{"BoundingBox": {box}, "Confidence": 90}}]'
+    await anyio.to_thread.run_sync(
+        lambda: _edit_ledger(
+            swept, f"UPDATE objects SET match_instances = '{box}' WHERE outcome = 'hit'"
+        )
+    )
+    plan = await plan_training(str(swept), "Robin", f"p-{unique()}", s3=s3, detection_model=True)
+    async with aioboto3.Session().client("rekognition", endpoint_url=emulator.endpoint_url) as rek:
+        result = await run_training(plan, client=rek, s3=s3, poll_s=0.02)
+    assert result.status == "TRAINING_COMPLETED"
+    assert [s.label for s in result.labels] == ["Robin"]
+    assert result.labels[0].test_images == 2

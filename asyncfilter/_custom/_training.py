@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 
 from .._config import S3Location
-from .._errors import ConfigError
+from .._errors import AsyncFilterError, ConfigError
 from ._calls import call
 from ._dataset import (
     NEGATIVE_KINDS,
@@ -41,6 +41,7 @@ from ._source import read_rows
 OnEvent = Callable[[str], None]
 OnStatus = Callable[[dict[str, Any]], None]
 TRAINING_DONE = frozenset({"TRAINING_COMPLETED", "TRAINING_FAILED"})
+COPY_WORKERS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,14 +191,7 @@ async def run_training(
     """
     say = on_event or (lambda _: None)
     dataset = plan.dataset
-    for source_bucket, source_key, key in dataset.copies:
-        await call(
-            f"copy s3://{source_bucket}/{source_key}",
-            s3.copy_object(
-                Bucket=dataset.bucket, Key=key,
-                CopySource={"Bucket": source_bucket, "Key": source_key},
-            ),
-        )  # fmt: skip
+    await _copy_all(s3, dataset.bucket, dataset.copies)
     if dataset.copies:
         say(f"copied {len(dataset.copies):,} negatives into s3://{dataset.bucket}/")
     train_bytes, test_bytes = dataset.manifests()
@@ -240,6 +234,34 @@ async def run_training(
         on_version(arn)
     say(f"training {arn}")
     return await follow_training(client, s3, arn, poll_s=poll_s, on_status=on_status)
+
+
+async def _copy_all(s3: Any, bucket: str, copies: Sequence[tuple[str, str, str]]) -> None:
+    """Copy the negatives into the training bucket, a fixed pool of workers at a time; the
+    first failure stops the others and is raised as itself."""
+    todo = iter(copies)
+    failed: list[AsyncFilterError] = []
+
+    async def worker(scope: anyio.CancelScope) -> None:
+        for source_bucket, source_key, key in todo:
+            try:
+                await call(
+                    f"copy s3://{source_bucket}/{source_key} into s3://{bucket}/",
+                    s3.copy_object(
+                        Bucket=bucket, Key=key,
+                        CopySource={"Bucket": source_bucket, "Key": source_key},
+                    ),
+                )  # fmt: skip
+            except AsyncFilterError as exc:  # CustomLabelsError, CredentialsError
+                failed.append(exc)
+                scope.cancel()
+                return
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(min(COPY_WORKERS, len(copies))):
+            tg.start_soon(worker, tg.cancel_scope)
+    if failed:
+        raise failed[0]
 
 
 async def _drop_datasets(client: Any, project: str, datasets: Any, poll_s: float) -> None:
