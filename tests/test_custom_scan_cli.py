@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -16,7 +17,9 @@ import pytest
 from custom_helpers import admin_call, trained_model
 from helpers import JPEG, list_keys, seed
 
+from asyncfilter import ConfigError, ScanConfig
 from asyncfilter._custom import Registry
+from asyncfilter.cli._scan_model import config_for_model
 from asyncfilter.testing import TEST_CREDENTIALS, CustomLabelsAdmin, EmulatorProcess, MotoServer
 
 
@@ -145,3 +148,16 @@ async def test_ctrl_c_during_a_sweep_that_started_the_model_stops_it(
     model = (await admin_call(admin.state))["versions"][arn]
     assert model["status"] in ("STOPPING", "STOPPED")
     assert model["detect_calls"] < 60
+
+
+def test_a_model_sweep_keeps_its_own_ledger_and_refuses_a_per_image_budget() -> None:
+    arn = "arn:aws:rekognition:us-east-1:123456789012:project/p/version/v/1"
+    config = ScanConfig(source="s3://src-bucket/a/", dest="s3://dst-bucket", labels=("Robin",))
+    config = dataclasses.replace(config, state="/tmp/detect-labels.sqlite")
+    own = config_for_model(config, arn, explicit_state=False)
+    assert own.state is not None
+    assert own.state != config.state
+    assert config_for_model(config, arn, explicit_state=True).state == config.state
+    assert config_for_model(config, None, explicit_state=False) is config
+    with pytest.raises(ConfigError, match="--budget-usd prices DetectLabels calls per image"):
+        config_for_model(dataclasses.replace(config, budget_usd=5.0), arn, explicit_state=False)

@@ -426,7 +426,7 @@ def _ledger_to_stdout(state: str) -> int:
 )
 @click.option("--seed", type=int)
 def emulator(**opts: Any) -> int:
-    """Run the local Rekognition DetectLabels emulator on 127.0.0.1."""
+    """Run the local Rekognition emulator (DetectLabels, Custom Labels) on 127.0.0.1."""
     from ..testing._emulator import EmulatorSettings, RekognitionEmulator
     from ..testing._labels import LabelStore
 

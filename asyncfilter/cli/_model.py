@@ -114,7 +114,7 @@ def model() -> None:
     help="Record a deadline: `asyncfilter model status` stops the model after it.",
 )
 @click.option("--no-wait", is_flag=True, help="Return once StartProjectVersion is accepted.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the model(s) as JSON.")
 @aws_options
 def start(**opts: Any) -> int:
     """StartProjectVersion: the model answers DetectCustomLabels once RUNNING."""
@@ -150,7 +150,7 @@ def start(**opts: Any) -> int:
 @model.command()
 @click.argument("arn")
 @click.option("--no-wait", is_flag=True, help="Return once StopProjectVersion is accepted.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the model(s) as JSON.")
 @aws_options
 def stop(**opts: Any) -> int:
     """StopProjectVersion: billing ends once the model is stopped."""
@@ -172,7 +172,7 @@ def stop(**opts: Any) -> int:
 @click.argument("arns", nargs=-1, metavar="[ARN]...")
 @click.option("--no-enforce", is_flag=True,
               help="Only report: do not stop models past their --max-hours deadline.")  # fmt: skip
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the model(s) as JSON.")
 @aws_options
 def status(**opts: Any) -> int:
     """The models asyncfilter started (or those given): status and cost so far.
