@@ -161,3 +161,32 @@ def test_a_model_sweep_keeps_its_own_ledger_and_refuses_a_per_image_budget() -> 
     assert config_for_model(config, None, explicit_state=False) is config
     with pytest.raises(ConfigError, match="--budget-usd prices DetectLabels calls per image"):
         config_for_model(dataclasses.replace(config, budget_usd=5.0), arn, explicit_state=False)
+
+
+async def test_a_second_ctrl_c_still_stops_the_model_the_sweep_started(
+    rek: Any, s3: Any, moto: MotoServer, emulator: EmulatorProcess, admin: CustomLabelsAdmin,
+    buckets: tuple[str, str], state_dir: Path,
+) -> None:  # fmt: skip
+    arn = await trained_model(rek, s3, admin, buckets[1])
+    await robins_answered_by_the_model(s3, admin, buckets[0], 20)
+    await admin_call(emulator.configure, latency_ms=5000)  # calls in flight outlast the test
+    args = [*scan_args(moto, emulator, buckets), "--model", arn, "--start-model"]
+    proc = await anyio.open_process(
+        [sys.executable, "-m", "asyncfilter", *args, "--concurrency", "2"], env=cli_env(state_dir)
+    )
+    with anyio.fail_after(60):
+        while (await admin_call(admin.state))["versions"][arn]["detect_calls"] < 2:  # noqa: ASYNC110
+            await anyio.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    await anyio.sleep(0.3)
+    assert proc.returncode is None  # still waiting for the calls in flight
+    proc.send_signal(signal.SIGINT)
+    assert proc.stderr is not None
+    err = b"".join([chunk async for chunk in proc.stderr]).decode()
+    assert await proc.wait() == 130, err
+    assert f"stopped {arn} on the way out" in err
+    model = (await admin_call(admin.state))["versions"][arn]
+    assert model["status"] in ("STOPPING", "STOPPED")
+    record = await Registry(state_dir / "models.json").get(arn)
+    assert record is not None
+    assert not record.running

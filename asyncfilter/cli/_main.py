@@ -27,7 +27,7 @@ from .._scan import Sweep, open_scan
 from ._logging import configure_logging
 from ._model import model as model_command
 from ._output import ResultsWriter, export_text, show_progress, summary_text
-from ._scan_model import MODEL_COST_NOTE, config_for_model, model_detector
+from ._scan_model import MODEL_COST_NOTE, config_for_model, last_resort, model_detector
 from ._train import train as train_command
 
 EXIT_OK, EXIT_ABORTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -279,6 +279,7 @@ async def _watch_signals(sweep: Sweep, console: Console) -> None:
         async for _ in signals:
             received += 1
             if received > 1:
+                last_resort()  # a model this sweep started is stopped even now
                 os._exit(EXIT_INTERRUPTED)
             sweep.request_stop()
             console.print(

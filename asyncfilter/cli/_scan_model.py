@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import anyio
@@ -27,12 +29,15 @@ from .._custom._calls import open_rekognition
 from .._custom._models import start_model, stop_model
 from .._custom._pricing import PRICES
 from .._custom._project import describe_version
+from .._custom._registry import Registry
 from .._detection import Detector
 from .._detection_custom import CustomLabelsDetector, check_model_running
 from .._errors import ConfigError
 from .._ledger import default_state_path
 
 MODEL_POLL_S = 10.0
+_LAST_RESORT: list[Callable[[], None]] = []
+"""Stops to make before the process exits at once (a second Ctrl-C): see :func:`last_resort`."""
 MODEL_COST_NOTE = (
     "note: DetectCustomLabels is billed per inference-unit hour while the model runs, not per "
     "image: the estimated cost above is DetectLabels' and does not apply; "
@@ -110,12 +115,54 @@ async def model_detector(
                     err=True,
                 )
                 started = True
+                stop_now = _blocking_stop(config, arn)
+                _LAST_RESORT.append(stop_now)
                 await start_model(client, arn, units=units, poll_s=MODEL_POLL_S)
             await check_model_running(client, arn)
             yield CustomLabelsDetector(client, arn)
         finally:
             if started:
+                _LAST_RESORT.remove(stop_now)
                 with anyio.CancelScope(shield=True):
                     state = await stop_model(client, arn, wait=False)
                     cost = f": ${state.cost_usd:,.2f} so far" if state.cost_usd is not None else ""
                     click.echo(f"stopped {arn} ({state.status}){cost}", err=True)
+
+
+def last_resort() -> None:
+    """Stop every model this process started, with blocking calls: for the moment before
+    ``os._exit`` (a second Ctrl-C), when no coroutine will run again. A model left running
+    would cost $4 an hour until someone noticed; a second or two here is the cheaper wait."""
+    for stop in _LAST_RESORT:
+        stop()
+
+
+def _blocking_stop(config: ScanConfig, arn: str) -> Callable[[], None]:
+    def stop() -> None:
+        from botocore.config import Config
+        from botocore.session import Session
+
+        try:
+            client = Session(profile=config.profile).create_client(
+                "rekognition",
+                region_name=config.region,
+                endpoint_url=config.rekognition_endpoint_url,
+                config=Config(connect_timeout=2, read_timeout=3, retries={"total_max_attempts": 2}),
+            )
+            client.stop_project_version(ProjectVersionArn=arn)
+            Registry()._update(lambda data: _close(data, arn))
+            click.echo(f"stopped {arn} on the way out", err=True)
+        except Exception as exc:  # exiting anyway: say what to do, never a traceback
+            click.echo(
+                f"could not stop {arn} ({type(exc).__name__}): stop it with "
+                f"`asyncfilter model stop {arn}`",
+                err=True,
+            )
+
+    return stop
+
+
+def _close(data: dict[str, Any], arn: str) -> None:
+    sessions = (data.get(arn) or {}).get("sessions") or []
+    if sessions and sessions[-1][1] is None:
+        sessions[-1][1] = time.time()
