@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
-from helpers import unique
+from helpers import JPEG, unique
 
 from asyncfilter.cli import main
 from asyncfilter.testing import CustomLabelsAdmin
@@ -39,11 +39,10 @@ async def trained_model(
     await admin_call(admin.fast, 0.01)
     project = (await rek.create_project(ProjectName=f"p-{unique()}"))["ProjectArn"]
     for kind in ("TRAIN", "TEST"):
-        lines = [
-            classification_line(bucket, f"{lb}/{kind}-{i}.jpg", lb)
-            for lb in labels
-            for i in range(2)
-        ]
+        keys = {f"_trained/{lb}/{kind}-{i}.jpg": lb for lb in labels for i in range(2)}
+        for key in keys:
+            await s3.put_object(Bucket=bucket, Key=key, Body=JPEG)
+        lines = [classification_line(bucket, key, lb) for key, lb in keys.items()]
         key = f"manifests/{unique()}.manifest"
         await s3.put_object(Bucket=bucket, Key=key, Body="\n".join(map(json.dumps, lines)).encode())
         source = {"GroundTruthManifest": {"S3Object": {"Bucket": bucket, "Name": key}}}

@@ -13,7 +13,7 @@ from aiobotocore.config import AioConfig
 from botocore.exceptions import ClientError
 from helpers import JPEG, seed, unique
 
-from asyncfilter.testing import CustomLabelsAdmin, EmulatorProcess
+from asyncfilter.testing import CustomLabelsAdmin, EmulatorProcess, make_image
 
 LONG = 1000.0  # every state lasts this long unless the test advances the clock
 
@@ -64,6 +64,10 @@ async def project_with_datasets(
     train: Sequence[dict[str, Any]],
     test: Sequence[dict[str, Any]],
 ) -> tuple[str, list[dict[str, Any]]]:
+    for entry in [*train, *test]:  # the images must exist: the emulator reads them
+        if ref := entry.get("source-ref"):
+            bucket_name, key = ref[5:].split("/", 1)
+            await s3.put_object(Bucket=bucket_name, Key=key, Body=JPEG)
     project = (await rek.create_project(ProjectName=f"p-{unique()}"))["ProjectArn"]
     arns = []
     for kind, lines in (("TRAIN", train), ("TEST", test)):
@@ -348,3 +352,28 @@ async def test_unknown_models_and_projects_are_not_found(
         with pytest.raises(ClientError) as caught:
             await make_call()
         assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+async def test_images_the_service_could_not_train_on_are_error_lines(
+    rek: Any, s3: Any, admin: CustomLabelsAdmin, buckets: tuple[str, str]
+) -> None:
+    _, dest = buckets
+    train, test = two_labels(dest)
+    project, _ = await project_with_datasets(rek, s3, admin, dest, train, test)
+    lines = [*train, line(dest, "gone.jpg", "Robin"), line(dest, "tiny.png", "Robin")]
+    await s3.put_object(Bucket=dest, Key="tiny.png", Body=make_image(40, 40, fmt="PNG"))
+    await put_manifest(s3, dest, "manifests/more.manifest", lines)
+    described = await rek.describe_projects(ProjectNames=[project.split("/")[1]])
+    for dataset in described["ProjectDescriptions"][0]["Datasets"]:
+        await rek.delete_dataset(DatasetArn=dataset["DatasetArn"])
+    source = {
+        "GroundTruthManifest": {"S3Object": {"Bucket": dest, "Name": "manifests/more.manifest"}}
+    }
+    arn = (await rek.create_dataset(ProjectArn=project, DatasetType="TRAIN", DatasetSource=source))[
+        "DatasetArn"
+    ]
+    await call(admin.advance, LONG)
+    described = (await rek.describe_dataset(DatasetArn=arn))["DatasetDescription"]
+    assert described["Status"] == "CREATE_COMPLETE"
+    assert described["DatasetStats"]["ErrorEntries"] == 2
+    assert described["DatasetStats"]["TotalEntries"] == 10

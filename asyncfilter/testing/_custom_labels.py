@@ -31,6 +31,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from aiohttp import web
 from botocore.exceptions import ClientError
 
@@ -39,6 +40,8 @@ from ._custom_manifests import (
     INVALID_MANIFEST,
     Line,
     evaluate,
+    image_ok,
+    too_many_invalid,
     training_failure,
     validate_manifest,
 )
@@ -286,7 +289,30 @@ class CustomLabelsService:
                 data: bytes = await stream.read()
         except ClientError:  # missing bucket or key, no permission: the service says only this
             return [], 0, INVALID_MANIFEST
-        return validate_manifest(data)
+        lines, errors, failure = validate_manifest(data)
+        if failure is None and lines and self.settings.check_images:
+            bad = await self._bad_images(s3, lines)
+            if bad:
+                lines = [line for line in lines if (line.bucket, line.key) not in bad]
+                errors += len(bad)
+                failure = too_many_invalid(len(lines), errors)
+        return lines, errors, failure
+
+    async def _bad_images(self, s3: Any, lines: list[Line]) -> set[tuple[str, str]]:
+        """The lines' images the service could not train on: missing, not JPEG/PNG, over
+        15 MB, or sides outside 64-4,096 px (ERROR_INVALID_IMAGE and its kin: error lines)."""
+        bad: set[tuple[str, str]] = set()
+        todo = iter({(line.bucket, line.key) for line in lines})
+
+        async def worker() -> None:
+            for where in todo:
+                if not await image_ok(s3, *where):
+                    bad.add(where)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(16):
+                tg.start_soon(worker)
+        return bad
 
     # --- training ---------------------------------------------------------------------------
 

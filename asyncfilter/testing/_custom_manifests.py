@@ -9,6 +9,7 @@ set lacks. The evaluation follows the service's summary file (``EvaluationSummar
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,8 @@ from ._labels import LabelStore, filter_labels
 
 MAX_MANIFEST_LINES = 250_000
 MAX_MANIFEST_BYTES = 1024**3
+MAX_IMAGE_BYTES = 15 * 1024 * 1024
+MIN_SIDE, MAX_SIDE = 64, 4096
 MAX_INVALID_SHARE = 0.2
 """Share of invalid lines above which a data set fails (the service does not publish its own)."""
 DEFAULT_MIN_CONFIDENCE = 50.0
@@ -60,9 +63,38 @@ def validate_manifest(data: bytes) -> tuple[list[Line], int, str | None]:
             lines.append(line)
     if len({line.bucket for line in lines}) > 1:
         return [], 0, "The manifest file contains images from multiple S3 buckets."
-    if not lines or errors / len(raw) > MAX_INVALID_SHARE:
-        return lines, errors, "The manifest file contains too many invalid rows."
-    return lines, errors, None
+    return lines, errors, too_many_invalid(len(lines), errors)
+
+
+def too_many_invalid(valid: int, errors: int) -> str | None:
+    """The data set's failure when too few of its lines are usable, else ``None``."""
+    if not valid or errors / (valid + errors) > MAX_INVALID_SHARE:
+        return "The manifest file contains too many invalid rows."
+    return None
+
+
+async def image_ok(s3: Any, bucket: str, key: str) -> bool:
+    """Whether Custom Labels could train on ``s3://bucket/key`` (read with a ranged GET)."""
+    from botocore.exceptions import ClientError
+    from PIL import Image
+
+    try:
+        head = await s3.head_object(Bucket=bucket, Key=key)
+        if int(head.get("ContentLength", 0)) > MAX_IMAGE_BYTES:
+            return False
+        response = await s3.get_object(Bucket=bucket, Key=key, Range="bytes=0-262143")
+        async with response["Body"] as body:
+            data: bytes = await body.read()
+    except ClientError:
+        return False
+    if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n")):
+        return False
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except (OSError, SyntaxError, ValueError):
+        return False
+    return MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE
 
 
 def parse_line(entry: Mapping[str, Any]) -> Line | None:

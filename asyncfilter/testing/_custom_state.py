@@ -19,6 +19,9 @@ class CustomLabelsSettings:
     training_s: float = 3.0
     starting_s: float = 1.0
     stopping_s: float = 0.5
+    check_images: bool = True
+    """Read every manifest image from S3: one the service could not train on (missing, not
+    JPEG/PNG, over 15 MB, sides outside 64-4,096 px) is an error line."""
     training_failure: str | None = None
     """When set, every training ends ``TRAINING_FAILED`` with this as its StatusMessage."""
 
