@@ -16,13 +16,8 @@ from ._custom import (
     start_model,
     stop_model,
 )
-from ._custom._training import (
-    TrainingPlan,
-    TrainingResult,
-    follow_training,
-    plan_training,
-    run_training,
-)
+from ._custom._evaluation import TrainingResult, follow_training
+from ._custom._training import TrainingPlan, plan_training, run_training
 from ._detection import Detector, RekognitionDetector
 from ._detection_custom import CustomLabelsDetector, check_model_running
 from ._errors import (

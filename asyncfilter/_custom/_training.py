@@ -1,4 +1,4 @@
-"""Training a model from a ledger: plan (nothing paid), then the service calls, then follow.
+"""Training a model from a ledger: plan (nothing paid), then the service calls.
 
 :func:`plan_training` reads the ledger and image headers, checks and splits the set and prices
 it; nothing is written. :func:`run_training` copies negatives into the training bucket, writes
@@ -9,12 +9,11 @@ service: leaving the follow (Ctrl-C) leaves it running, and :func:`follow_traini
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -32,15 +31,14 @@ from ._dataset import (
     select,
     split,
 )
-from ._errors import DatasetFailed, TrainingFailed
-from ._models import wait_for
+from ._errors import DatasetFailed
+from ._evaluation import TrainingResult, follow_training
 from ._pricing import PRICES, CustomLabelsPrices
-from ._project import check_name, describe_versions, ensure_project, find_project
+from ._project import check_name, ensure_project, find_project
 from ._source import read_rows
 
 OnEvent = Callable[[str], None]
 OnStatus = Callable[[dict[str, Any]], None]
-TRAINING_DONE = frozenset({"TRAINING_COMPLETED", "TRAINING_FAILED"})
 COPY_WORKERS = 16
 
 
@@ -68,52 +66,6 @@ class TrainingPlan:
         return {
             "S3Bucket": self.output.bucket,
             "S3KeyPrefix": f"{self.output.folder}{self.version}/output/",
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class LabelScore:
-    label: str
-    precision: float
-    recall: float
-    f1: float
-    test_images: int
-
-
-@dataclass(frozen=True, slots=True)
-class TrainingResult:
-    """A model version as training left it."""
-
-    arn: str
-    status: str
-    message: str
-    f1: float | None = None
-    labels: tuple[LabelScore, ...] = ()
-    summary: str | None = None
-    """``s3://`` URL of the evaluation summary file."""
-    billable_seconds: int | None = None
-    training_cost_usd: float | None = None
-    warnings: tuple[str, ...] = field(default=())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "arn": self.arn,
-            "status": self.status,
-            "message": self.message,
-            "f1": self.f1,
-            "labels": [
-                {
-                    "label": s.label,
-                    "precision": s.precision,
-                    "recall": s.recall,
-                    "f1": s.f1,
-                    "test_images": s.test_images,
-                }
-                for s in self.labels
-            ],
-            "summary": self.summary,
-            "billable_seconds": self.billable_seconds,
-            "training_cost_usd": self.training_cost_usd,
         }
 
 
@@ -291,66 +243,3 @@ async def _wait_dataset(client: Any, kind: str, arn: str, poll_s: float) -> str 
             code=described.get("StatusMessageCode"),
         )
     return f"the {kind} data set has {errors} lines in error, left out" if errors else None
-
-
-async def latest_version(client: Any, project: str) -> str:
-    """The project's newest model version (what ``train --status`` follows)."""
-    found = await find_project(client, check_name(project, "--project"))
-    if found is None:
-        raise ConfigError(f"--project: no Custom Labels project named {project!r}")
-    versions = await describe_versions(client, found["ProjectArn"])
-    if not versions:
-        raise ConfigError(f"--project {project}: no model has been trained in it")
-    newest = max(versions, key=lambda v: v.get("CreationTimestamp") or 0)
-    return str(newest["ProjectVersionArn"])
-
-
-async def follow_training(
-    client: Any,
-    s3: Any,
-    arn: str,
-    *,
-    poll_s: float = 30.0,
-    on_status: OnStatus | None = None,
-    prices: CustomLabelsPrices = PRICES,
-) -> TrainingResult:
-    """Wait for the training of ``arn`` to end; its evaluation, or TrainingFailed with the
-    service's message as it is."""
-    described = await wait_for(client, arn, TRAINING_DONE, poll_s=poll_s, on_status=on_status)
-    if described["Status"] != "TRAINING_COMPLETED":
-        raise TrainingFailed(
-            f"training {arn} failed: {described.get('StatusMessage') or described['Status']}"
-        )
-    billable = described.get("BillableTrainingTimeInSeconds")
-    evaluation = described.get("EvaluationResult") or {}
-    ref = (evaluation.get("Summary") or {}).get("S3Object") or {}
-    labels: tuple[LabelScore, ...] = ()
-    summary_url = f"s3://{ref['Bucket']}/{ref['Name']}" if ref.get("Name") else None
-    if summary_url is not None:
-        labels = await _label_scores(s3, ref["Bucket"], ref["Name"])
-    return TrainingResult(
-        arn=arn,
-        status=str(described["Status"]),
-        message=str(described.get("StatusMessage") or ""),
-        f1=evaluation.get("F1Score"),
-        labels=labels,
-        summary=summary_url,
-        billable_seconds=billable,
-        training_cost_usd=prices.training(billable) if billable is not None else None,
-    )
-
-
-async def _label_scores(s3: Any, bucket: str, key: str) -> tuple[LabelScore, ...]:
-    response = await call(f"read s3://{bucket}/{key}", s3.get_object(Bucket=bucket, Key=key))
-    async with response["Body"] as body:
-        summary = json.loads(await body.read())
-    return tuple(
-        LabelScore(
-            label=str(item["Label"]),
-            precision=float(item["Metrics"].get("Precision", 0.0)),
-            recall=float(item["Metrics"].get("Recall", 0.0)),
-            f1=float(item["Metrics"].get("F1Score", 0.0)),
-            test_images=int(item.get("NumberOfTestingImages", 0)),
-        )
-        for item in summary.get("LabelEvaluationResults", ())
-    )

@@ -17,14 +17,8 @@ import orjson
 
 from .._clients import open_plain_s3, session_for
 from .._custom._calls import open_rekognition
-from .._custom._training import (
-    TrainingPlan,
-    TrainingResult,
-    follow_training,
-    latest_version,
-    plan_training,
-    run_training,
-)
+from .._custom._evaluation import TrainingResult, follow_training, latest_version
+from .._custom._training import TrainingPlan, plan_training, run_training
 from .._errors import ConfigError
 from ._model import status_printer
 
