@@ -21,6 +21,7 @@ from asyncfilter._custom import (
     start_model,
     stop_model,
 )
+from asyncfilter._custom._models import wait_for
 from asyncfilter._custom._registry import Record
 from asyncfilter.testing import CustomLabelsAdmin, EmulatorProcess
 
@@ -148,3 +149,18 @@ async def test_the_model_commands_start_report_and_stop(
     code, _, err = await run_cli(["model", "start", "not-an-arn", *aws], capsys)
     assert code == 2
     assert "not a Custom Labels model ARN" in err
+
+
+async def test_a_model_stopped_elsewhere_has_its_record_closed_so_its_cost_stops_growing(
+    rek: Any, model: str, registry: Registry
+) -> None:
+    await start_model(rek, model, registry=registry, poll_s=POLL)
+    await rek.stop_project_version(ProjectVersionArn=model)  # from the console, say
+    await wait_for(rek, model, {"STOPPED"}, poll_s=POLL)
+    [state] = await model_states(rek, registry=registry)
+    assert state.status == "STOPPED"
+    record = await registry.get(model)
+    assert record is not None
+    assert not record.running
+    [again] = await model_states(rek, registry=registry)
+    assert again.cost_usd == state.cost_usd

@@ -24,6 +24,7 @@ from ._registry import Record, Registry
 
 STARTABLE = frozenset({"TRAINING_COMPLETED", "STOPPED"})
 LIVE = frozenset({"STARTING", "RUNNING"})
+STOPPED = frozenset({"STOPPED", "FAILED", "TRAINING_COMPLETED"})
 """States that are (or are about to be) billed."""
 
 OnStatus = Callable[[dict[str, Any]], None]
@@ -236,6 +237,11 @@ async def model_states(
                 )
             )  # fmt: skip
         else:
+            if record is not None and record.running and description["Status"] in STOPPED:
+                # stopped by someone else (the console, a sweep's last resort): close the
+                # record now, so its cost stops growing; it was billed until some time before
+                await registry.stopped(arn, at=now)
+                record = await registry.get(arn)
             states.append(_state(description, record, now, prices))
     return states
 
