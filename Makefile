@@ -1,32 +1,46 @@
 # Everything runs inside a local virtual environment that this Makefile creates on first use,
 # so a fresh clone needs nothing but python3 (>= 3.11) and make.
+#   make demo / make playground   the package and its local stand-ins only (a short install)
+#   make test / make check        the test tools too
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+RUN    := $(VENV)/.installed-run
+DEV    := $(VENV)/.installed-dev
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: demo train-demo test lint typecheck check bench bench-quick clean
+.PHONY: demo playground train-demo test lint typecheck check bench bench-quick clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[emulator,dev]'
-	touch $(STAMP)
 
-demo: $(STAMP)
+$(RUN): pyproject.toml | $(BIN)/python
+	@echo "installing asyncfilter and its local stand-ins into $(VENV) ..."
+	$(PIP) -e '.[emulator]'
+	touch $(RUN)
+
+$(DEV): $(RUN)
+	@echo "installing the test tools into $(VENV) ..."
+	$(PIP) -e '.[emulator,dev]'
+	touch $(DEV)
+
+demo: $(RUN)
 	$(BIN)/asyncfilter demo
 
-train-demo: $(STAMP)
+playground: $(RUN)
+	$(BIN)/asyncfilter playground
+
+train-demo: $(RUN)
 	$(BIN)/python -m asyncfilter.testing._train_demo
 
-test: $(STAMP)
+test: $(DEV)
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check asyncfilter tests benchmarks
 	$(BIN)/ruff format --check asyncfilter tests benchmarks
 
-typecheck: $(STAMP)
+typecheck: $(DEV)
 	$(BIN)/mypy
 
 check: lint typecheck test
@@ -34,8 +48,8 @@ check: lint typecheck test
 clean:
 	rm -rf $(VENV) build *.egg-info
 
-bench: $(STAMP)
+bench: $(DEV)
 	$(BIN)/python -m benchmarks
 
-bench-quick: $(STAMP)
+bench-quick: $(DEV)
 	$(BIN)/python -m benchmarks --quick

@@ -15,9 +15,10 @@ import aioboto3
 from aiobotocore.config import AioConfig
 from botocore.exceptions import NoRegionError, ProfileNotFound
 
-from ._aws import Kind, classify
+from ._aws import BucketCheck, bucket_check_error, credentials_error
 from ._config import ScanConfig
-from ._errors import ConfigError, CredentialsError, DestinationError, SourceError, SweepAborted
+from ._errors import ConfigError, DestinationError, SourceError, SweepAborted
+from ._log import logger
 
 USER_AGENT = "asyncfilter/0.1"
 
@@ -104,23 +105,29 @@ async def check_bucket(
     try:
         response = await s3.head_bucket(Bucket=bucket, **kwargs)
     except Exception as exc:
-        failure = classify(exc)
-        if failure is None:
-            raise
-        if failure.kind is Kind.CREDENTIALS:
-            raise CredentialsError(f"S3 rejected the credentials: {failure.message}") from exc
-        if failure.code in ("404", "NoSuchBucket"):
+        read = bucket_check_error(exc)
+        if isinstance(read, BaseException):
+            raise read from exc
+        check, message = read
+        if check is BucketCheck.MISSING:
             raise error(f"{role} bucket {bucket!r} does not exist") from exc
-        if failure.code in ("403", "AccessDenied"):
+        if check is BucketCheck.DENIED:
             # S3 answers a HEAD with a bare 403 whatever the cause; a request with a body says
             # whether the key itself is unknown or only lacks the permission
             await _explain_forbidden(s3, bucket, kwargs)
+            if role == "destination":
+                # HeadBucket needs s3:ListBucket; a role may only PutObject there, which is all
+                # a sweep needs: the first copy decides
+                logger.warning(
+                    "preflight.destination_unchecked",
+                    bucket=bucket,
+                    reason="HeadBucket was denied (no s3:ListBucket); the first copy will tell",
+                )
+                return None
             raise error(
                 f"access to {role} bucket {bucket!r} denied (check credentials and permissions)"
             ) from exc
-        raise error(
-            f"cannot reach {role} bucket {bucket!r}: {failure.code}: {failure.message}"
-        ) from exc
+        raise error(f"cannot reach {role} bucket {bucket!r}: {message}") from exc
     region = response.get("BucketRegion") or response.get("ResponseMetadata", {}).get(
         "HTTPHeaders", {}
     ).get("x-amz-bucket-region")
@@ -131,9 +138,9 @@ async def _explain_forbidden(s3: Any, bucket: str, kwargs: dict[str, str]) -> No
     try:
         await s3.list_objects_v2(Bucket=bucket, MaxKeys=0, **kwargs)
     except Exception as exc:
-        failure = classify(exc)
-        if failure is not None and failure.kind is Kind.CREDENTIALS:
-            raise CredentialsError(f"S3 rejected the credentials: {failure.message}") from exc
+        credentials = credentials_error(exc)
+        if credentials is not None:
+            raise credentials from exc
 
 
 def check_same_region(bucket: str, bucket_region: str | None, rekognition: Any) -> None:

@@ -6,12 +6,15 @@ what is allowed, so the CLI can print it as one line before anything is listed o
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from dataclasses import dataclass, field
 
 from ._errors import ConfigError
 from ._pricing import DEFAULT_PRICES, PriceTable
+from ._results import StopReason
 
 #: Rekognition reads S3 objects up to this size.
 MAX_S3_IMAGE_BYTES = 15 * 1024 * 1024
@@ -122,6 +125,9 @@ class ScanConfig:
     """Keys asked for per ListObjectsV2 page (S3 returns at most 1,000)."""
     copy_grace_s: float = 30.0
     """How long a copy already in flight may take to finish once the sweep is stopping."""
+    call_grace_s: float = 60.0
+    """How long a DetectLabels call already sent may take to be answered once the sweep is
+    stopping or cancelled: it is paid for, so its answer is waited for and recorded."""
     budget_usd: float | None = None
     """Stop before a call would take the estimated spend (across resumed runs) past this."""
     prices: PriceTable = DEFAULT_PRICES
@@ -138,6 +144,18 @@ class ScanConfig:
     """Stop (abort) when more than this share of the last ``error_window`` decided images
     that were sent ended in an error: a sweep that mostly fails is pointless."""
     error_window: int = 50
+    order: str | None = None
+    """``"random"``: list everything first, then sweep in the order of a keyed hash of each key,
+    so every prefix of the sweep is a uniform sample (the hit-rate estimate needs it);
+    ``"listing"``: stream in listing order. Default: random with a ledger, else listing."""
+    seed: int | None = None
+    """The random order's key. Default: derived from the sweep's identity, so that a resumed
+    sweep continues the same order."""
+    min_hit_rate: float | None = None
+    """Stop (``low_hit_rate``) once the 95% confidence sequence says the share of hits is
+    below this, e.g. 0.05."""
+    dedupe: bool = True
+    """Pay once per distinct image: objects with the same size and ETag get one answer."""
     preflight: bool = True
     """Check before paying that both buckets exist and are reachable."""
     wanted: frozenset[str] = field(init=False, repr=False)
@@ -191,13 +209,36 @@ class ScanConfig:
         if self.page_size > 1000:
             raise ConfigError(f"page_size must be at most 1000 (S3's limit), got {self.page_size}")
         _positive_float("tps", self.tps)
-        for float_field in ("retry_base_s", "retry_cap_s", "request_timeout_s", "copy_grace_s"):
+        for float_field in (
+            "retry_base_s",
+            "retry_cap_s",
+            "request_timeout_s",
+            "copy_grace_s",
+            "call_grace_s",
+        ):
             _positive_float(float_field, getattr(self, float_field))
         _positive_float("budget_usd", self.budget_usd)
         _positive_int("error_window", self.error_window)
         if self.max_error_rate is not None and not 0 < self.max_error_rate <= 1:
             raise ConfigError(
                 f"max_error_rate must be a share above 0 and at most 1, got {self.max_error_rate!r}"
+            )
+        if self.order is None:
+            set_(self, "order", "random" if self.state is not None else "listing")
+        if self.order not in ("random", "listing"):
+            raise ConfigError(f"order must be 'random' or 'listing', got {self.order!r}")
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, int)
+        ):
+            raise ConfigError(f"seed must be a whole number, got {self.seed!r}")
+        if self.min_hit_rate is not None and (
+            isinstance(self.min_hit_rate, bool)
+            or not isinstance(self.min_hit_rate, int | float)
+            or not 0 < self.min_hit_rate < 1
+        ):
+            raise ConfigError(
+                "min_hit_rate must be a share between 0 and 1 (e.g. 0.05), "
+                f"got {self.min_hit_rate!r}"
             )
         if self.expected_bucket_owner is not None and not re.fullmatch(
             r"\d{12}", self.expected_bucket_owner
@@ -231,7 +272,7 @@ class ScanConfig:
                 )
 
     @property
-    def job(self) -> dict[str, object]:
+    def identity(self) -> dict[str, object]:
         """What makes two runs the same sweep, so that counts and caps continue across them."""
         return {
             "source": str(self.source),
@@ -242,6 +283,25 @@ class ScanConfig:
         } | (
             {"review_threshold": self.review_threshold} if self.review_threshold is not None else {}
         )
+
+    def call_cap(self) -> tuple[int | None, StopReason]:
+        """The paid calls a sweep may make across all its runs, and the rule that caps them:
+        the scan cap, or what the budget pays for if that is fewer (``None``: no cap)."""
+        cap, reason = self.max_scan, StopReason.MAX_SCAN
+        if self.budget_usd is not None:
+            affordable = self.prices.images_for(self.budget_usd)
+            if cap is None or affordable < cap:
+                cap, reason = affordable, StopReason.BUDGET
+        return cap, reason
+
+    @property
+    def sweep_seed(self) -> int:
+        """The random order's seed: :attr:`seed`, or one derived from the sweep's identity (so
+        every run of the same sweep, a resume included, walks the same order)."""
+        if self.seed is not None:
+            return self.seed
+        identity = json.dumps(self.identity, sort_keys=True).encode()
+        return int.from_bytes(hashlib.blake2b(identity, digest_size=8).digest(), "big")
 
     @property
     def folder_name(self) -> str:

@@ -1,7 +1,7 @@
 """The controller: the one owner of every count and every stop rule.
 
 Workers ask it before they spend (:meth:`Controller.reserve_call`, :meth:`Controller.claim_copy`)
-and tell it what happened (:meth:`Controller.record`). Because the asks are synchronous and the
+and tell it what happened (:meth:`Controller.count`). Because the asks are synchronous and the
 event loop runs one task at a time, a reservation cannot race another: the scan cap and the hit
 target hold exactly at any concurrency.
 
@@ -14,13 +14,25 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import anyio
 
 from ._config import ScanConfig
-from ._errors import ErrorRateExceeded, SweepAborted
+from ._errors import ErrorRateExceeded, ServiceUnreachable, SweepAborted
+from ._evidence import Evidence
+from ._log import logger
+from ._models import Label
 from ._results import ImageResult, Outcome, Report, Stats, StopReason
+
+#: Images in a row, from the start, that failed the same temporary way with no call answered,
+#: before the sweep stops: the service is refusing everyone, not having a bad moment.
+FAILING_FROM_THE_START = 10
+
+
+class _Rate(Protocol):
+    rate: float
 
 
 class Controller:
@@ -32,18 +44,23 @@ class Controller:
         *,
         prior_paid: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        population: Callable[[], int | None] | None = None,
     ) -> None:
+        """``population``: the eligible total, when a random order has listed it (the hit rate
+        then describes the whole bucket, sampled without replacement)."""
         self._target = config.target
+        self._min_hit_rate = config.min_hit_rate
+        self._tps = config.tps
+        self.evidence = Evidence(config.labels, config.threshold, population=population)
+        self.stop_detail: str | None = None
+        self.seed: int | None = None
+        """The random order's seed, for the report."""
+        self.listing: Callable[[], dict[str, Any] | None] | None = None
+        """What listing took and cost (a random order lists first), for the report."""
         self._miss_cutoff = config.miss_cutoff
         self._prices = config.prices
         self._prior_paid = prior_paid
-        # The call cap across runs: the scan cap, or what the budget pays for, if smaller.
-        self._cap: int | None = config.max_scan
-        self._cap_reason = StopReason.MAX_SCAN
-        if config.budget_usd is not None:
-            affordable = config.prices.images_for(config.budget_usd)
-            if self._cap is None or affordable < self._cap:
-                self._cap, self._cap_reason = affordable, StopReason.BUDGET
+        self._cap, self._cap_reason = config.call_cap()
         self._clock = clock
         self._started = clock()
         self._ended: float | None = None
@@ -51,10 +68,18 @@ class Controller:
         self.calls_started = 0
         self.paid_calls = 0
         self.cached = 0
+        self.duplicates = 0
         self.throttled = 0
+        self.retries = 0
+        self.rate: _Rate | None = None
+        """The rate gate, once the engine has built it (its current rate is reported)."""
+        self.has_answered = False
+        """The detector has answered at least once in this sweep."""
+        self._failing_from_start: tuple[str, int] = ("", 0)
         self._counts: Counter[Outcome] = Counter()
         self._skipped_by_reason: Counter[str] = Counter()
         self._errors_by_code: Counter[str] = Counter()
+        self._error_examples: dict[str, str] = {}
         self._claims = 0
         self._copied = 0
         self._changed = anyio.Event()
@@ -133,12 +158,14 @@ class Controller:
 
     # --- reports ----------------------------------------------------------------------------
 
-    def record(self, result: ImageResult) -> None:
+    def count(self, result: ImageResult) -> None:
         """Count one decided image and apply the rules that depend on outcomes."""
         outcome = result.outcome
         self._counts[outcome] += 1
         if result.cached:
             self.cached += 1
+            if result.duplicate_of is not None:
+                self.duplicates += 1
         elif result.paid:
             self.paid_calls += 1
         if outcome is Outcome.MISS:
@@ -152,9 +179,46 @@ class Controller:
             assert result.skip_reason is not None
             self._skipped_by_reason[result.skip_reason.value] += 1
         elif outcome is Outcome.ERROR:
-            self._errors_by_code[result.error_code or "Unknown"] += 1
+            code = result.error_code or "Unknown"
+            self._errors_by_code[code] += 1
+            self._error_examples.setdefault(code, result.error_message or code)
+            if result.retryable and not self.has_answered and result.attempts:
+                self._watch_failing_from_start(code, result.error_message or code)
         if self._max_error_rate is not None and outcome is not Outcome.SKIPPED:
             self._watch_error_rate(outcome is Outcome.ERROR)
+        if self.evidence.count(result):
+            self._watch_hit_rate()
+
+    def _watch_hit_rate(self) -> None:
+        """The stop rules that reason from the confidence sequence."""
+        evidence = self.evidence
+        if self._min_hit_rate is not None and evidence.below(self._min_hit_rate):
+            self.stop_detail = (
+                f"the hit rate is below {self._min_hit_rate:.2%} with 95% confidence "
+                f"({evidence.hit_rate.hits:,} hits in {evidence.hit_rate.n:,} answered)"
+            )
+            self.stop(StopReason.LOW_HIT_RATE)
+        # the unreachable check costs a millisecond or two: every 25 answers is often enough
+        if self._target is not None and evidence.hit_rate.n % 25 == 0:
+            message = evidence.unreachable(self._copied, self._target, self._remaining())
+            if message is not None:
+                self.stop_detail = message
+                self.stop(StopReason.TARGET_UNREACHABLE)
+
+    def _remaining(self) -> tuple[int, str] | None:
+        """The fewest calls any limit leaves, and which limit that is."""
+        options: list[tuple[int, str]] = []
+        if self._cap is not None:
+            what = "the budget" if self._cap_reason is StopReason.BUDGET else "the scan cap"
+            options.append((max(0, self._cap - self._prior_paid - self.calls_started), what))
+        eligible = self.evidence.eligible
+        if eligible is not None:
+            options.append((max(0, eligible - self.evidence.hit_rate.n), "the objects left"))
+        return min(options) if options else None
+
+    def saw_labels(self, labels: Sequence[Label]) -> None:
+        """The labels of one answer (paid or stored), for the typo hint."""
+        self.evidence.saw(labels)
 
     def _watch_error_rate(self, failed: bool) -> None:
         window = self._window
@@ -175,9 +239,30 @@ class Controller:
                 )
             )
 
-    def record_throttle(self) -> None:
+    def _watch_failing_from_start(self, code: str, message: str) -> None:
+        same, run = self._failing_from_start
+        run = run + 1 if code == same else 1
+        self._failing_from_start = (code, run)
+        if run >= FAILING_FROM_THE_START:
+            self.abort(
+                ServiceUnreachable(
+                    f"the first {run} images all failed with {code} ({message}) and no call "
+                    "has succeeded: the service is failing every call, stopping"
+                )
+            )
+
+    def answered(self) -> None:
+        """The detector answered a call."""
+        self.has_answered = True
+
+    def count_throttle(self) -> None:
         """Count one throttled response (it will be retried, so it is not an outcome)."""
         self.throttled += 1
+        logger.debug("detector.throttled", throttled=self.throttled)
+
+    def count_retry(self) -> None:
+        """Count one retry of a failed call, so that progress shows retries as they happen."""
+        self.retries += 1
 
     # --- stopping ---------------------------------------------------------------------------
 
@@ -196,6 +281,7 @@ class Controller:
         if self.stop_reason is not None:
             return
         self.stop_reason = reason
+        logger.info("sweep.stopping", reason=reason.value, decided=sum(self._counts.values()))
         watched, self._watched = self._watched, set()
         for scope in watched:
             scope.cancel()
@@ -204,6 +290,7 @@ class Controller:
         """Stop because of an error that makes the rest of the sweep pointless."""
         if self.fatal is None:
             self.fatal = exc
+            logger.error("sweep.aborting", error=str(exc), kind=type(exc).__name__)
         self.stop(StopReason.ABORTED)
 
     def finish(self) -> None:
@@ -216,7 +303,7 @@ class Controller:
     def stats(self) -> Stats:
         end = self._ended if self._ended is not None else self._clock()
         c = self._counts
-        cost = self._prices.cost(self.paid_calls, already_this_month=self._prior_paid)
+        cost = self._prices.cost(self.paid_calls, after=self._prior_paid)
         return Stats(
             listed=self.listed,
             calls_started=self.calls_started,
@@ -227,12 +314,33 @@ class Controller:
             surplus=c[Outcome.SURPLUS],
             review=c[Outcome.REVIEW],
             throttled=self.throttled,
+            retries=self.retries,
+            rate=self.rate.rate if self.rate is not None else None,
             paid_calls=self.paid_calls,
             cached=self.cached,
+            duplicates=self.duplicates,
             elapsed_s=end - self._started,
             estimated_cost_usd=cost,
             saved_usd=self._prices.cost(self.cached),
+            **self._estimates(end - self._started),
         )
+
+    def _estimates(self, elapsed: float) -> dict[str, Any]:
+        evidence = self.evidence
+        hit_rate, review_rate = evidence.estimates()
+        rate = self.rate.rate if self.rate is not None else None
+        if rate is None and elapsed > 0:
+            rate = self.calls_started / elapsed or None
+        return {
+            "hit_rate": hit_rate,
+            "review_rate": review_rate,
+            "forecast": evidence.forecast(
+                self._copied, self._target, self._prices, self._prior_paid + self.paid_calls, rate
+            ),
+            "random_order": evidence.random_order,
+            "eligible": evidence.eligible,
+            "hint": evidence.hints.hint(),
+        }
 
     def report(self) -> Report:
         return Report(
@@ -240,6 +348,17 @@ class Controller:
             stop_reason=self.stop_reason or StopReason.COMPLETED,
             skipped_by_reason=dict(self._skipped_by_reason),
             errors_by_code=dict(self._errors_by_code),
+            error_examples=dict(self._error_examples),
             error=str(self.fatal) if self.fatal is not None else None,
             review_manifest=self.review_manifest,
+            stop_detail=self.stop_detail or self._no_hit_hint(),
+            listing=self.listing() if self.listing is not None else None,
+            seed=self.seed,
+            target=self._target,
         )
+
+    def _no_hit_hint(self) -> str | None:
+        """For a sweep that ends with no hit: which labels did come back instead."""
+        if self._copied or self._counts[Outcome.HIT]:
+            return None
+        return self.evidence.hints.hint(min_answered=1)

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ._aws import Kind, classify
-from ._errors import CredentialsError, DestinationError, ImageFailed, TransientError
+from ._aws import copy_error
+from ._errors import DestinationError, ImageFailed
 from ._models import S3Object
-
-#: Codes that mean this one object cannot be copied, not that the destination is unusable.
-_PER_OBJECT_CODES = frozenset({"NoSuchKey", "InvalidObjectState", "ObjectNotInActiveTierError"})
 
 
 class Copier(Protocol):
@@ -51,7 +48,7 @@ class S3Copier:
         try:
             await self._client.copy_object(**kwargs)
         except Exception as exc:
-            raise _copy_error(exc, dest_bucket) from exc
+            raise copy_error(exc, dest_bucket) from exc
 
     async def put(self, bucket: str, key: str, body: bytes) -> None:
         kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "Body": body}
@@ -60,25 +57,7 @@ class S3Copier:
         try:
             await self._client.put_object(**kwargs)
         except Exception as exc:
-            error = _copy_error(exc, bucket)
+            error = copy_error(exc, bucket)
             if isinstance(error, ImageFailed):  # nothing per-image about it: the bucket failed
                 error = DestinationError(f"cannot write s3://{bucket}/{key}: {error.message}")
             raise error from exc
-
-
-def _copy_error(exc: Exception, dest_bucket: str) -> Exception:
-    failure = classify(exc)
-    if failure is None:
-        return exc
-    if failure.kind is Kind.CREDENTIALS:
-        return CredentialsError(f"S3 rejected the credentials: {failure.message}")
-    if failure.code in _PER_OBJECT_CODES:
-        return ImageFailed(failure.code, failure.message)
-    if failure.kind in (Kind.TRANSIENT, Kind.THROTTLED):
-        # botocore has already retried these; the image is recorded as an error, not lost
-        return TransientError(failure.code, failure.message)
-    if failure.code == "NoSuchBucket":
-        return DestinationError(f"destination bucket {dest_bucket!r} does not exist")
-    if failure.code in ("AccessDenied", "AllAccessDisabled"):
-        return DestinationError(f"cannot write to destination bucket {dest_bucket!r}")
-    return ImageFailed(failure.code, failure.message)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ._aws import Kind, classify
-from ._errors import CredentialsError, ImageFailed, Throttled, TransientError
-from ._models import Detection, Label, S3Object
+from ._aws import detection_error
+from ._models import DETECT_LABELS, Detection, S3Object
 
 
 class Detector(Protocol):
@@ -20,6 +19,10 @@ class Detector(Protocol):
     Raise :class:`~asyncfilter.Throttled` or :class:`~asyncfilter.TransientError` for failures
     worth retrying, :class:`~asyncfilter.ImageFailed` for a per-image failure, and
     :class:`~asyncfilter.CredentialsError` when no call can succeed.
+
+    A detector may name itself with an ``identity`` attribute (``"detect-labels"`` when it has
+    none): the ledger stores it with every answer, and answers one detector gave are never
+    reused for another.
     """
 
     async def detect(
@@ -27,8 +30,15 @@ class Detector(Protocol):
     ) -> Detection: ...
 
 
+def detector_identity(detector: object) -> str:
+    """What the ledger calls ``detector``'s answers."""
+    return str(getattr(detector, "identity", DETECT_LABELS))
+
+
 class RekognitionDetector:
     """DetectLabels by ``Image.S3Object``: the image is never downloaded."""
+
+    identity = DETECT_LABELS
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -45,22 +55,5 @@ class RekognitionDetector:
         try:
             response = await self._client.detect_labels(**kwargs)
         except Exception as exc:
-            raise _detection_error(exc) from exc
-        return Detection(
-            labels=[Label.from_response(label) for label in response.get("Labels", ())],
-            model_version=response.get("LabelModelVersion"),
-            raw=response,
-        )
-
-
-def _detection_error(exc: Exception) -> Exception:
-    failure = classify(exc)
-    if failure is None:
-        return exc
-    if failure.kind is Kind.CREDENTIALS:
-        return CredentialsError(f"Rekognition rejected the credentials: {failure.message}")
-    if failure.kind is Kind.THROTTLED:
-        return Throttled(failure.code, failure.message)
-    if failure.kind is Kind.TRANSIENT:
-        return TransientError(failure.code, failure.message)
-    return ImageFailed(failure.code, failure.message)
+            raise detection_error(exc) from exc
+        return Detection.from_response(response)

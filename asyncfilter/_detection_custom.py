@@ -13,11 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ._aws import classify
+from ._aws import classify, detection_error
 from ._custom._errors import CustomLabelsError, ModelNotRunning
 from ._custom._models import check_model_running
 from ._custom._project import VersionRef
-from ._detection import _detection_error
 from ._models import Detection, Instance, Label, S3Object
 
 __all__ = ["CustomLabelsDetector", "check_model_running"]
@@ -32,9 +31,14 @@ class CustomLabelsDetector:
 
     def __init__(self, client: Any, project_version_arn: str) -> None:
         self.project_version_arn = VersionRef.parse(project_version_arn).arn
-        self.identity = f"custom-labels:{self.project_version_arn}"
+        self.identity = self.identity_of(self.project_version_arn)
         """Which detector gave an answer, as the ledger keeps it."""
         self._client = client
+
+    @staticmethod
+    def identity_of(project_version_arn: str) -> str:
+        """What the ledger calls the answers of the model ``project_version_arn``."""
+        return f"custom-labels:{project_version_arn}"
 
     async def detect(
         self, obj: S3Object, *, min_confidence: float, max_labels: int | None
@@ -56,7 +60,7 @@ class CustomLabelsDetector:
             raw=response,
         )
 
-    def _error(self, exc: Exception) -> Exception:
+    def _error(self, exc: Exception) -> BaseException:
         failure = classify(exc)
         if failure is not None and failure.code == "ResourceNotReadyException":
             return ModelNotRunning(
@@ -68,7 +72,7 @@ class CustomLabelsDetector:
             return CustomLabelsError(
                 f"no model {self.project_version_arn}: {failure.message}", code=failure.code
             )
-        return _detection_error(exc)
+        return detection_error(exc, "Rekognition Custom Labels")
 
 
 def merge_custom_labels(items: Iterable[Mapping[str, Any]]) -> list[Label]:

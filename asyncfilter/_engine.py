@@ -2,14 +2,16 @@
 
 Every task lives in one task group, so none outlives the sweep. Backpressure is the queue's
 bound: the producer waits while the workers are busy, and memory stays flat however large the
-bucket is.
+bucket is. The engine drives the stages (listing, the ledger, detection, matching, copying) and
+nothing else: what is written around a sweep (manifests, exports) is written by its callers.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from functools import partial
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
@@ -17,32 +19,43 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from ._config import ScanConfig
 from ._controller import Controller
 from ._copying import Copier
-from ._detection import Detector
-from ._eligibility import skip_reason
-from ._errors import ImageFailed, SweepAborted, Throttled, TransientError
-from ._export._format import ExportContext
-from ._export._records import Record, records_from_rows
-from ._export._review import review_manifest
-from ._ledger import Entry, Ledger
+from ._detection import Detector, detector_identity
+from ._duplicates import Answer, Duplicates, digest
+from ._errors import (
+    ImageFailed,
+    ServiceUnreachable,
+    SweepAborted,
+    Throttled,
+    TransientError,
+    Unreachable,
+)
+from ._ledger import Ledger, ObjectState
 from ._listing import Lister
+from ._log import logger
 from ._matching import Matcher
-from ._models import Detection, Label, S3Object
+from ._models import Detection, S3Object
 from ._rate import AdaptiveRate, FixedRate
-from ._results import ImageResult, Match, Outcome
+from ._results import ImageResult, Outcome
+from ._verdict import Route, judge, route
 
 #: Called with every decided image, after the controller has counted it.
 Emit = Callable[[ImageResult], Awaitable[None]]
-#: What the producer hands a worker: the object and what the ledger knows of it.
-Item = tuple[S3Object, Entry | None]
 
 
-def _stored_detection(entry: Entry) -> Detection:
-    response = entry.response or {}
-    return Detection(
-        labels=[Label.from_response(label) for label in response.get("Labels", ())],
-        model_version=entry.model_version,
-        raw=response,
-    )
+@dataclass(slots=True)
+class Item:
+    """What the producer hands a worker: the object, what the ledger knows of it, its route,
+    and for a copy of an object already answered, that answer."""
+
+    obj: S3Object
+    state: ObjectState | None
+    route: Route
+    answer: Answer | None = None
+
+
+#: Attempts at an endpoint that refuses connections before the sweep gives up on it, when the
+#: service has not answered once yet (a service that has answered gets ``max_attempts``).
+UNREACHABLE_ATTEMPTS = 3
 
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
@@ -69,14 +82,14 @@ class Engine:
         self._ctl = controller
         self._lister = lister
         self._detector = detector
+        self._detector_id = detector_identity(detector)
         self._copier = copier
         self._emit = emit
         self._ledger = ledger
         self._job = job
         self._matcher = Matcher(config.labels, config.min_confidence)
         self._limiter: AdaptiveRate | FixedRate | None = None
-        self._reviewed: list[Record] = []
-        """The review band of this run, for its manifest when there is no ledger to ask."""
+        self._duplicates = Duplicates() if config.dedupe else None
 
     async def run(self) -> None:
         """Run until every object is decided or a stop rule fires; then return."""
@@ -84,6 +97,7 @@ class Engine:
         if config.tps is not None:
             # built here, inside the running loop, as aiolimiter requires
             self._limiter = AdaptiveRate(config.tps) if config.adaptive else FixedRate(config.tps)
+            self._ctl.rate = self._limiter
         send, receive = anyio.create_memory_object_stream[Item](config.effective_queue_size)
         try:
             pages_out, pages_in = anyio.create_memory_object_stream[Sequence[S3Object]](1)
@@ -97,58 +111,36 @@ class Engine:
                         for _ in range(config.concurrency):
                             tg.start_soon(self._work, receive.clone())
                 outer.cancel_scope.cancel()  # the writer flushes what is left as it stops
-            if config.review_threshold is not None and self._ctl.fatal is None:
-                await self._write_review_manifest()
         finally:
             self._ctl.finish()
 
-    async def _write_review_manifest(self) -> None:
-        """List the review band beside it, ``REVIEW/<name>.manifest``: from the ledger, so that
-        images copied by earlier runs of the sweep are listed too, or from this run's results."""
-        config = self._config
-        where = config.review_location
-        folder = f"{where.folder}{config.folder_name}/"
-        if self._ledger is not None:
-            rows = await self._ledger.copied_rows([Outcome.REVIEW.value], config.folder_name)
-            records = [
-                r
-                for r in records_from_rows(rows, {Outcome.REVIEW})
-                if r.bucket == where.bucket and r.key.startswith(folder)
-            ]
-        else:
-            records = self._reviewed
-        ((_, body),) = review_manifest(records, ExportContext({})).files
-        key = f"{where.folder}{config.folder_name}.manifest"
-        try:
-            # like a copy in flight, it finishes even if the sweep is being cancelled
-            with anyio.move_on_after(config.copy_grace_s, shield=True) as scope:
-                await self._copier.put(where.bucket, key, body)
-        except SweepAborted as exc:
-            self._ctl.abort(exc)
-            return
-        if not scope.cancelled_caught:
-            self._ctl.review_manifest = f"s3://{where.bucket}/{key}"
-
-    async def _record(self, result: ImageResult) -> None:
-        self._ctl.record(result)
-        if result.outcome is Outcome.REVIEW and self._ledger is None and result.dest_key:
-            config = self._config
-            self._reviewed.append(
-                Record.from_result(result, config.review_location.bucket, config.folder_name)
-            )
+    async def _finish(self, result: ImageResult) -> None:
+        """Count, remember and hand on one decided image. Runs shielded, with a deadline: a
+        decided outcome is delivered even while the sweep is being cancelled."""
+        self._ctl.count(result)
+        logger.debug(
+            "image.decided",
+            key=result.object.key,
+            outcome=result.outcome.value,
+            paid=result.paid,
+            cached=result.cached,
+            error_code=result.error_code,
+        )
         if self._ledger is not None:
             config = self._config
             review = result.outcome is Outcome.REVIEW
-            self._ledger.record(
+            self._ledger.remember(
                 result,
                 dest_bucket=config.review_location.bucket if review else config.dest.bucket,
                 min_confidence=config.min_confidence,
                 max_labels=config.max_labels,
                 job=self._job,
+                detector=self._detector_id,
                 folder=config.folder_name,
             )
         if self._emit is not None:
-            await self._emit(result)
+            with anyio.move_on_after(self._config.copy_grace_s, shield=True):
+                await self._emit(result)
 
     # --- producer ---------------------------------------------------------------------------
 
@@ -163,6 +155,7 @@ class Engine:
                     ctl.watch(waiting)
                     try:
                         async for page in pages:
+                            logger.debug("listing.page", keys=len(page), listed=ctl.listed)
                             await pages_out.send(page)
                     finally:
                         ctl.unwatch(waiting)
@@ -177,64 +170,108 @@ class Engine:
     async def _produce(
         self, pages_in: ObjectReceiveStream[Sequence[S3Object]], send: ObjectSendStream[Item]
     ) -> None:
-        """Skip what Rekognition would reject, look the rest up in the ledger, queue it."""
+        """Route every listed object: record skips and the ledger's final words, queue the
+        rest for the workers."""
         ctl = self._ctl
         ledger = self._ledger
-        dest_key = self._config.longest_key
+        config = self._config
+        detector = self._detector_id
         async with send, pages_in:
             with anyio.CancelScope() as waiting:
                 ctl.watch(waiting)
                 try:
                     async for page in pages_in:
-                        entries: dict[str, Entry] = {}
+                        states: dict[str, ObjectState] = {}
                         if ledger is not None and page:
-                            entries = await ledger.lookup(page[0].bucket, [o.key for o in page])
-                        for obj in page:
+                            states = await ledger.lookup(page[0].bucket, [o.key for o in page])
+                        routed = [(obj, states.get(obj.key)) for obj in page]
+                        ways = [route(obj, state, config, detector) for obj, state in routed]
+                        donors = await self._donors(page, ways)
+                        for (obj, state), (way, reason) in zip(routed, ways, strict=True):
                             ctl.listed += 1
-                            entry = entries.get(obj.key)
-                            reason = skip_reason(obj, dest_key(obj.key))
-                            if reason is None and (entry is None or not entry.final(obj.etag)):
-                                await send.send((obj, entry))
+                            if way is Route.SEND or way is Route.CACHED:
+                                answer = donors.get(obj.key) if way is Route.SEND else None
+                                if answer is not None:
+                                    way = Route.DUPLICATE
+                                await send.send(Item(obj, state, way, answer))
                                 continue
-                            if reason is not None:
+                            if way is Route.SKIP:
                                 result = ImageResult(obj, Outcome.SKIPPED, skip_reason=reason)
                             else:
-                                assert entry is not None
+                                assert state is not None
                                 result = ImageResult(
                                     obj,
-                                    entry.outcome,
-                                    error_code=entry.error_code,
+                                    state.outcome,
+                                    error_code=state.error_code,
                                     error_message="recorded by an earlier run (not retried)",
-                                    cached=True,
                                 )
-                            # a decided outcome is delivered even if the sweep stops meanwhile
                             with anyio.CancelScope(shield=True):
-                                await self._record(result)
+                                await self._finish(result)
                             if ctl.stopping:
                                 return
                 finally:
                     ctl.unwatch(waiting)
 
+    async def _donors(
+        self, page: Sequence[S3Object], ways: Sequence[tuple[Route, object]]
+    ) -> dict[str, Answer]:
+        """Answers the ledger holds for other objects with the same bytes as the page's objects
+        that would be sent, by key: a copy found in an earlier run, or another prefix."""
+        if self._ledger is None or self._duplicates is None:
+            return {}
+        wanted = {
+            d: obj
+            for obj, (way, _) in zip(page, ways, strict=True)
+            if way is Route.SEND and (d := digest(obj)) is not None
+        }
+        if not wanted:
+            return {}
+        config = self._config
+        found: dict[str, Answer] = {}
+        donors = await self._ledger.donors(page[0].bucket, list(wanted))
+        for obj, (way, _) in zip(page, ways, strict=True):
+            d = digest(obj) if way is Route.SEND else None
+            donor = donors.get(d) if d is not None else None
+            if donor is None:
+                continue
+            key, state = donor
+            if key != obj.key and state.answers(
+                obj.etag, config.min_confidence, config.max_labels, self._detector_id
+            ):
+                assert state.response is not None
+                found[obj.key] = Answer(key, state.response, state.model_version)
+        return found
+
     # --- workers ----------------------------------------------------------------------------
+
+    def _settle(self, claimed: S3Object | None, result: ImageResult | None) -> None:
+        """End a claim on ``claimed``'s bytes: with the answer its call got, or none."""
+        if claimed is None or self._duplicates is None:
+            return
+        answer = None
+        if result is not None and result.paid and result.response is not None:
+            answer = Answer(claimed.key, result.response, result.response.get("LabelModelVersion"))
+        self._duplicates.settle(claimed, answer)
 
     async def _work(self, receive: ObjectReceiveStream[Item]) -> None:
         ctl = self._ctl
         limiter = self._limiter
-        config = self._config
         async with receive:
             while True:
                 item: Item | None = None
-                cached: Detection | None = None
+                claimed: S3Object | None = None
                 with anyio.CancelScope() as waiting:
                     ctl.watch(waiting)
                     try:
                         item = await receive.receive()
-                        obj, entry = item
-                        if entry is not None and entry.answers(
-                            obj.etag, config.min_confidence, config.max_labels
-                        ):
-                            cached = _stored_detection(entry)
-                        else:
+                        if item.route is Route.SEND and self._duplicates is not None:
+                            # a copy of bytes being (or already) answered waits, never pays
+                            answer = await self._duplicates.claim(item.obj)
+                            if answer is not None:
+                                item.route, item.answer = Route.DUPLICATE, answer
+                            else:
+                                claimed = item.obj
+                        if item.route is Route.SEND:
                             if not ctl.has_room():
                                 await ctl.wait_for_room()
                             if limiter is not None:
@@ -243,129 +280,204 @@ class Engine:
                         return
                     finally:
                         ctl.unwatch(waiting)
-                if item is None or (cached is None and not ctl.reserve_call()):
-                    return  # the sweep is stopping: an object not yet started is left alone
-                if ctl.stopping and cached is not None:
+                if (
+                    item is None
+                    or ctl.stopping
+                    or (item.route is Route.SEND and not ctl.reserve_call())
+                ):
+                    # the sweep is stopping: an object not yet started is left alone
+                    self._settle(claimed, None)
                     return
+                result: ImageResult | None = None
                 try:
-                    result = await self._decide(item[0], item[1], cached)
-                except SweepAborted as exc:
-                    ctl.abort(exc)
-                    return
-                await self._record(result)
+                    result = await self._decide(item)
+                finally:
+                    self._settle(claimed, result)
+                    claimed = None
+                with anyio.CancelScope(shield=True):
+                    await self._finish(result)
 
-    async def _decide(
-        self, obj: S3Object, entry: Entry | None, cached: Detection | None
-    ) -> ImageResult:
-        if cached is not None:
-            detection, attempts = cached, 0
+    async def _decide(self, item: Item) -> ImageResult:
+        obj, state, way = item.obj, item.state, item.route
+        duplicate_of: str | None = None
+        if way is Route.CACHED:
+            assert state is not None
+            assert state.response is not None
+            detection = Detection.from_response(state.response, state.model_version)
+            attempts, paid = 0, False
+            if self._duplicates is not None:
+                self._duplicates.learn(obj, Answer(obj.key, state.response, state.model_version))
+        elif way is Route.DUPLICATE:
+            assert item.answer is not None
+            detection = Detection.from_response(item.answer.response, item.answer.model_version)
+            attempts, paid, duplicate_of = 0, False, item.answer.key
         else:
-            detection_or_error = await self._detect(obj)
-            if isinstance(detection_or_error, ImageResult):
-                return detection_or_error
-            detection, attempts = detection_or_error
-        paid = cached is None
-        response = detection.raw if paid else None
-        common: dict[str, Any] = {
-            "attempts": attempts,
-            "paid": paid,
-            "cached": not paid,
-            "response": response,
-        }
-        match = self._matcher.match(detection.labels)
-        if match is None:
-            return ImageResult(obj, Outcome.MISS, **common)
-        config = self._config
-        if match.confidence < config.threshold:
-            return await self._deliver(
-                obj, entry, match, common, Outcome.REVIEW, config.review_location.bucket,
-                config.review_key(obj.key),
-            )  # fmt: skip
-        if not await self._ctl.claim_copy():
-            return ImageResult(obj, Outcome.SURPLUS, match=match, **common)
-        result = await self._deliver(
-            obj, entry, match, common, Outcome.HIT, config.dest.bucket, config.dest_key(obj.key)
+            answer = await self._detect(obj)
+            if isinstance(answer, ImageResult):
+                return answer
+            detection, attempts = answer
+            paid = True
+        self._ctl.saw_labels(detection.labels)
+        outcome, match = judge(self._matcher.match(detection.labels), state, obj, self._config)
+        make = partial(
+            ImageResult,
+            obj,
+            match=match,
+            attempts=attempts,
+            paid=paid,
+            cached=not paid,
+            # a copy's row holds its answer too, so that it is answered by itself next time
+            response=detection.raw if paid or duplicate_of else None,
+            duplicate_of=duplicate_of,
         )
-        if result.outcome is Outcome.HIT:
-            self._ctl.copy_done()
+        if outcome is Outcome.MISS:
+            return make(Outcome.MISS)
+        config = self._config
+        if outcome is Outcome.REVIEW:
+            bucket, key = config.review_location.bucket, config.review_key(obj.key)
         else:
-            self._ctl.release_copy()
+            if not await self._ctl.claim_copy():
+                return make(Outcome.SURPLUS)
+            bucket, key = config.dest.bucket, config.dest_key(obj.key)
+        if not paid and state is not None and state.copied_to(bucket, key):
+            # copied there by an earlier run: counts again (toward the target, for a hit), free
+            result = make(outcome, dest_key=key)
+        else:
+            result = await self._deliver(make, obj, outcome, bucket, key)
+        if outcome is Outcome.HIT:
+            if result.outcome is Outcome.HIT:
+                self._ctl.copy_done()
+            else:
+                self._ctl.release_copy()
         return result
 
     async def _deliver(
         self,
+        make: Callable[..., ImageResult],
         obj: S3Object,
-        entry: Entry | None,
-        match: Match,
-        common: dict[str, Any],
         outcome: Outcome,
         bucket: str,
         key: str,
     ) -> ImageResult:
-        """Copy a hit or a review image, unless an earlier run of this sweep already did."""
-        if entry is not None and entry.copied and entry.dest_key == key and common["cached"]:
-            # copied by an earlier run: counts again (toward the target, for a hit), for free
-            return ImageResult(obj, outcome, match=match, dest_key=key, **common)
+        """Copy a hit or a review image; ``make`` builds its result with the answer's fields."""
         grace = self._config.copy_grace_s
         try:
             # A copy in flight finishes even when the sweep is stopping or cancelled, within
             # its own deadline, so no copy is left half-done.
             with anyio.move_on_after(grace, shield=True) as scope:
                 await self._copier.copy(obj, bucket, key)
-        except ImageFailed as exc:
-            return ImageResult(
-                obj,
+        except SweepAborted as exc:
+            # the destination is gone: the sweep stops, but this answer was paid for and is
+            # kept, so that the next run copies it without paying again
+            self._ctl.abort(exc)
+            return make(
                 Outcome.ERROR,
-                match=match,
+                error_code=type(exc).__name__,
+                error_message=f"copy failed: {exc}",
+                retryable=True,
+            )
+        except ImageFailed as exc:
+            return make(
+                Outcome.ERROR,
                 error_code=exc.code,
                 error_message=f"copy failed: {exc.message}",
-                **common,
+                retryable=isinstance(exc, TransientError),
             )
         if scope.cancelled_caught:
-            return ImageResult(
-                obj,
+            return make(
                 Outcome.ERROR,
-                match=match,
                 error_code="CopyTimeout",
                 error_message=f"copy did not finish within {grace} s",
-                **common,
+                retryable=True,
             )
-        return ImageResult(obj, outcome, match=match, dest_key=key, **common)
+        return make(outcome, dest_key=key)
 
     async def _detect(self, obj: S3Object) -> tuple[Detection, int] | ImageResult:
-        """Call the detector, retrying throttling and transient failures with backoff."""
+        """Call the detector, retrying throttling and transient failures with backoff.
+
+        A call already sent runs shielded, within ``call_grace_s``: once paid for, its answer
+        is recorded even if the sweep is cancelled meanwhile. Waiting between attempts is not
+        shielded: a stop ends it at once, and the image is recorded as retryable.
+        """
         config = self._config
+        ctl = self._ctl
         attempts = 0
         while True:
             attempts += 1
             try:
-                detection = await self._detector.detect(
-                    obj, min_confidence=config.min_confidence, max_labels=config.max_labels
-                )
+                with anyio.move_on_after(config.call_grace_s, shield=True) as shielded:
+                    detection = await self._detector.detect(
+                        obj, min_confidence=config.min_confidence, max_labels=config.max_labels
+                    )
+                if shielded.cancelled_caught:
+                    raise TransientError("CallTimeout", f"no answer within {config.call_grace_s} s")
                 if self._limiter is not None:
                     self._limiter.succeeded()
+                ctl.answered()
                 return detection, attempts
             except (Throttled, TransientError) as exc:
                 if isinstance(exc, Throttled):
-                    self._ctl.record_throttle()
+                    ctl.count_throttle()
                     if self._limiter is not None:
                         self._limiter.throttled()
-                if attempts >= config.max_attempts:
-                    return ImageResult(
-                        obj,
-                        Outcome.ERROR,
-                        error_code=exc.code,
-                        error_message=f"{exc.message} (gave up after {attempts} attempts)",
-                        attempts=attempts,
-                    )
-                await anyio.sleep(backoff_delay(attempts, config.retry_base_s, config.retry_cap_s))
-                if self._limiter is not None:
-                    await self._limiter.acquire()
+                unreachable = isinstance(exc, Unreachable) and not ctl.has_answered
+                limit = UNREACHABLE_ATTEMPTS if unreachable else config.max_attempts
+                if attempts >= min(limit, config.max_attempts):
+                    if unreachable:
+                        ctl.abort(ServiceUnreachable(f"cannot reach the detector: {exc.message}"))
+                    return self._failed(obj, exc, attempts, retryable=True)
+                ctl.count_retry()
+                logger.debug("image.retry", key=obj.key, attempt=attempts, code=exc.code)
+                try:
+                    with anyio.CancelScope() as waiting:
+                        ctl.watch(waiting)
+                        try:
+                            await anyio.sleep(
+                                backoff_delay(attempts, config.retry_base_s, config.retry_cap_s)
+                            )
+                            if self._limiter is not None:
+                                await self._limiter.acquire()
+                        finally:
+                            ctl.unwatch(waiting)
+                except anyio.get_cancelled_exc_class():
+                    # cancelled from outside while waiting: record the image, then go
+                    with anyio.CancelScope(shield=True):
+                        await self._finish(self._stopped(obj, exc, attempts))
+                    raise
+                if waiting.cancelled_caught:
+                    return self._stopped(obj, exc, attempts)
             except ImageFailed as exc:
+                return self._failed(obj, exc, attempts, retryable=False)
+            except SweepAborted as exc:  # no call can succeed (credentials): stop, keep the image
+                ctl.abort(exc)
                 return ImageResult(
                     obj,
                     Outcome.ERROR,
-                    error_code=exc.code,
-                    error_message=exc.message,
+                    error_code=type(exc).__name__,
+                    error_message=str(exc),
                     attempts=attempts,
+                    retryable=True,
                 )
+
+    @staticmethod
+    def _failed(obj: S3Object, exc: ImageFailed, attempts: int, *, retryable: bool) -> ImageResult:
+        message = f"{exc.message} (gave up after {attempts} attempts)" if retryable else exc.message
+        return ImageResult(
+            obj,
+            Outcome.ERROR,
+            error_code=exc.code,
+            error_message=message,
+            attempts=attempts,
+            retryable=retryable,
+        )
+
+    @staticmethod
+    def _stopped(obj: S3Object, exc: ImageFailed, attempts: int) -> ImageResult:
+        return ImageResult(
+            obj,
+            Outcome.ERROR,
+            error_code="Interrupted",
+            error_message=f"the sweep stopped while retrying ({exc.code}: {exc.message})",
+            attempts=attempts,
+            retryable=True,
+        )

@@ -8,7 +8,13 @@ The hierarchy::
         ├── CredentialsError         the service rejected who we are
         ├── SourceError              the source bucket is missing or cannot be listed
         ├── DestinationError         the destination is missing or not writable
-        └── ErrorRateExceeded        too many images failed (--max-error-rate)
+        ├── ErrorRateExceeded        too many images failed (--max-error-rate)
+        └── ServiceUnreachable       the service cannot be reached, or fails every call
+    ExportError                      an export would break a training tool's limits
+    ImageFailed                      one image failed (a signal to the engine, see below)
+    ├── Throttled                    slow down and retry
+    └── TransientError               retry: 5xx, reset, timeout
+        └── Unreachable              no connection to the endpoint at all
 
 Per-image failures are *not* exceptions of the public API: they become an ``error`` outcome in the
 image's :class:`~asyncfilter.ImageResult`. The classes below the line are the vocabulary that
@@ -58,6 +64,11 @@ class ErrorRateExceeded(SweepAborted):
     """Too many of the recent images failed: the circuit breaker stopped the sweep."""
 
 
+class ServiceUnreachable(SweepAborted):
+    """The service cannot be reached (connection refused, DNS, no such endpoint), or every
+    call since the start failed the same temporary way: going on would only pile up errors."""
+
+
 # --- signals between services and the engine -------------------------------------------------
 
 
@@ -85,3 +96,7 @@ class Throttled(ImageFailed):
 
 class TransientError(ImageFailed):
     """A failure that may go away on retry (5xx, connection reset, timeout)."""
+
+
+class Unreachable(TransientError):
+    """No connection to the endpoint could be made at all (refused, DNS, no route)."""

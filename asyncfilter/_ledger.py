@@ -22,17 +22,20 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiosqlite
 import anyio
 
 from ._errors import ConfigError
+from ._models import DETECT_LABELS
 from ._results import ImageResult, Outcome
 
 APPLICATION_ID = 0x4146_4C47  # "AFLG"
-SCHEMA_VERSION = 2
-#: Per-image errors worth paying for again on the next run; every other error is final.
-RETRYABLE_CODES = frozenset(
+SCHEMA_VERSION = 3
+#: For rows written before the engine recorded whether an error was temporary (schema < 3):
+#: the codes and exception names that were temporary failures. Newer rows carry the flag.
+_LEGACY_RETRYABLE = frozenset(
     {
         "ThrottlingException",
         "ProvisionedThroughputExceededException",
@@ -40,6 +43,15 @@ RETRYABLE_CODES = frozenset(
         "InternalServerError",
         "ServiceUnavailable",
         "CopyTimeout",
+        "EndpointConnectionError",
+        "ConnectionClosedError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+        "ResponseStreamingError",
+        "HTTPClientError",
+        "ServerDisconnectedError",
+        "ClientPayloadError",
+        "TimeoutError",
     }
 )
 
@@ -71,7 +83,24 @@ CREATE TABLE objects (
     image_width INTEGER,
     image_height INTEGER,
     image_depth INTEGER,
+    retryable INTEGER,
+    detector TEXT,
+    verdict TEXT,
+    verdict_at REAL,
     PRIMARY KEY (bucket, key)
+);
+CREATE TABLE copies (
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    dest_bucket TEXT NOT NULL,
+    dest_key TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    copied_at REAL NOT NULL,
+    PRIMARY KEY (bucket, key, dest_bucket, dest_key)
+);
+CREATE TABLE meta (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
 CREATE TABLE jobs (
     job TEXT PRIMARY KEY,
@@ -87,7 +116,7 @@ _COLUMNS = (
     "bucket, key, etag, size, outcome, skip_reason, error_code, error_message, match_label, "
     "match_via, match_detected, match_confidence, dest_bucket, dest_key, copied, "
     "min_confidence, max_labels, model_version, response, first_seen, decided_at, "
-    "match_instances, folder"
+    "match_instances, folder, retryable, detector"
 )
 _MARKS = ",".join("?" * len(_COLUMNS.split(",")))
 _EXPORT_COLUMNS = (
@@ -104,7 +133,23 @@ _MIGRATIONS = {
         "ALTER TABLE objects ADD COLUMN image_height INTEGER",
         "ALTER TABLE objects ADD COLUMN image_depth INTEGER",
     ),
+    2: (
+        # every copy an object has, per destination: a second destination is not "done"
+        "CREATE TABLE copies (bucket TEXT NOT NULL, key TEXT NOT NULL, dest_bucket TEXT NOT NULL,"
+        " dest_key TEXT NOT NULL, outcome TEXT NOT NULL, copied_at REAL NOT NULL,"
+        " PRIMARY KEY (bucket, key, dest_bucket, dest_key))",
+        "INSERT OR IGNORE INTO copies SELECT bucket, key, dest_bucket, dest_key, outcome,"
+        " decided_at FROM objects WHERE copied = 1 AND dest_key IS NOT NULL"
+        " AND dest_bucket IS NOT NULL",
+        "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "ALTER TABLE objects ADD COLUMN retryable INTEGER",
+        "ALTER TABLE objects ADD COLUMN detector TEXT",
+        "ALTER TABLE objects ADD COLUMN verdict TEXT",
+        "ALTER TABLE objects ADD COLUMN verdict_at REAL",
+    ),
 }
+#: What a row written before answers carried their detector was answered by.
+LEGACY_DETECTOR = DETECT_LABELS
 
 
 class LedgerError(ConfigError):
@@ -112,26 +157,35 @@ class LedgerError(ConfigError):
 
 
 @dataclass(frozen=True, slots=True)
-class Entry:
-    """What the ledger knows about one object."""
+class ObjectState:
+    """What the ledger knows about one object: its last outcome, its stored answer, its copies."""
 
     etag: str
     outcome: Outcome
     error_code: str | None
+    retryable: bool
+    """For an error: a temporary failure (throttling, 5xx, a dropped connection, a copy that
+    timed out) that the next run tries again; otherwise the error is the service's verdict."""
     dest_key: str | None
-    copied: bool
+    copies: frozenset[tuple[str, str]]
+    """Every ``(dest_bucket, dest_key)`` this object has been copied to, by any run."""
     min_confidence: float | None
     max_labels: int | None
     model_version: str | None
+    detector: str
     response: Mapping[str, Any] | None
+    verdict: str | None = None
+    """A person's verdict from the review page: ``"accepted"``, ``"rejected"`` or ``None``."""
 
-    def answers(self, etag: str, min_confidence: float, max_labels: int | None) -> bool:
+    def answers(
+        self, etag: str, min_confidence: float, max_labels: int | None, detector: str
+    ) -> bool:
         """True when the stored response can stand in for a new call with these parameters:
-        the same object version, asked at least as permissively, and not cut short by MaxLabels
-        (unless the new request would cut it the same way)."""
+        the same object version and detector, asked at least as permissively, and not cut short
+        by MaxLabels (unless the new request would cut it the same way)."""
         if self.response is None or etag != self.etag or self.min_confidence is None:
             return False
-        if self.min_confidence > min_confidence:
+        if detector != self.detector or self.min_confidence > min_confidence:
             return False
         if self.max_labels is None:
             return True
@@ -140,25 +194,53 @@ class Entry:
         return not truncated or (max_labels is not None and max_labels <= self.max_labels)
 
     def final(self, etag: str) -> bool:
-        """True when this object version ended for good without a response to reuse."""
+        """True when this object version ended for good without a response to reuse: skipped,
+        or an error the service would repeat. Temporary failures are never final."""
         if etag != self.etag:
             return False
         if self.outcome is Outcome.SKIPPED:
             return True
-        return self.outcome is Outcome.ERROR and self.error_code not in RETRYABLE_CODES
+        return self.outcome is Outcome.ERROR and not self.retryable and self.response is None
+
+    def copied_to(self, bucket: str, key: str) -> bool:
+        return (bucket, key) in self.copies
 
 
-def job_id(description: Mapping[str, Any]) -> str:
-    """A stable id for a sweep's identity (source, destination, labels, threshold, name)."""
-    return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:16]
+def _retryable(flag: int | None, code: str | None) -> bool:
+    if flag is not None:
+        return bool(flag)
+    # a row from before the flag: temporary by its code, or a bare HTTP status of 5xx
+    return code in _LEGACY_RETRYABLE or (code is not None and code.isdigit() and code >= "500")
 
 
-def default_state_path(bucket: str, prefix: str) -> Path:
-    """``$ASYNCFILTER_STATE_DIR`` or ``~/.cache/asyncfilter``, one file per source location."""
+def sweep_id(identity: Mapping[str, Any]) -> str:
+    """A stable id for a sweep's identity (source, destination, labels, threshold, name): runs
+    with the same id are one sweep, whose counts and caps continue."""
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def endpoint_identity(endpoint_url: str | None) -> str:
+    """Which S3 service an endpoint is: ``aws`` for AWS itself (bucket names are global there,
+    whatever the regional host), else its scheme, host and port."""
+    if not endpoint_url:
+        return "aws"
+    parts = urlsplit(endpoint_url.strip().lower())
+    host = parts.hostname or ""
+    if host == "amazonaws.com" or host.endswith(".amazonaws.com"):
+        return "aws"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{host}:{port}"
+
+
+def default_state_path(bucket: str, prefix: str, endpoint_url: str | None = None) -> Path:
+    """``$ASYNCFILTER_STATE_DIR`` or ``~/.cache/asyncfilter``, one file per source location:
+    the S3 service, the bucket and the prefix (AWS's own ledgers keep their earlier names)."""
     base = os.environ.get("ASYNCFILTER_STATE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "asyncfilter"
     )
-    tag = hashlib.sha256(prefix.encode()).hexdigest()[:8]
+    service = endpoint_identity(endpoint_url)
+    where = prefix if service == "aws" else f"{service}\0{prefix}"
+    tag = hashlib.sha256(where.encode()).hexdigest()[:8]
     return Path(base) / f"{bucket}-{tag}.sqlite"
 
 
@@ -171,6 +253,7 @@ class Ledger:
         self._lock_fd = lock_fd
         self._pending: list[tuple[Any, ...]] = []
         self._copies: list[tuple[Any, ...]] = []
+        self._copy_log: list[tuple[Any, ...]] = []
         self._paid: dict[str, int] = {}
         self._wake = anyio.Event()
         self._closed = False
@@ -194,29 +277,78 @@ class Ledger:
 
     # --- reading -----------------------------------------------------------------------------
 
-    async def lookup(self, bucket: str, keys: Sequence[str]) -> dict[str, Entry]:
-        """Entries for ``keys`` (one query per few hundred keys: a page at a time)."""
-        found: dict[str, Entry] = {}
+    async def lookup(self, bucket: str, keys: Sequence[str]) -> dict[str, ObjectState]:
+        """What is known of ``keys`` (two queries per few hundred keys: a page at a time)."""
+        found: dict[str, ObjectState] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
+            copies: dict[str, set[tuple[str, str]]] = {}
             query = (
-                "SELECT key, etag, outcome, error_code, dest_key, copied, min_confidence, "
-                "max_labels, model_version, response FROM objects "
+                "SELECT key, dest_bucket, dest_key FROM copies "
+                f"WHERE bucket = ? AND key IN ({marks})"
+            )
+            async with self._db.execute(query, (bucket, *chunk)) as cursor:
+                async for key, dest_bucket, dest_key in cursor:
+                    copies.setdefault(key, set()).add((dest_bucket, dest_key))
+            query = (
+                "SELECT key, etag, outcome, error_code, retryable, dest_key, min_confidence, "
+                "max_labels, model_version, detector, response, verdict FROM objects "
                 f"WHERE bucket = ? AND key IN ({marks})"
             )
             async with self._db.execute(query, (bucket, *chunk)) as cursor:
                 async for row in cursor:
-                    found[row[0]] = Entry(
+                    found[row[0]] = ObjectState(
                         etag=row[1],
                         outcome=Outcome(row[2]),
                         error_code=row[3],
-                        dest_key=row[4],
-                        copied=bool(row[5]),
+                        retryable=_retryable(row[4], row[3]),
+                        dest_key=row[5],
+                        copies=frozenset(copies.get(row[0], ())),
                         min_confidence=row[6],
                         max_labels=row[7],
                         model_version=row[8],
-                        response=json.loads(zlib.decompress(row[9])) if row[9] else None,
+                        detector=row[9] or LEGACY_DETECTOR,
+                        response=json.loads(zlib.decompress(row[10])) if row[10] else None,
+                        verdict=row[11],
+                    )
+        return found
+
+    async def donors(
+        self, bucket: str, digests: Sequence[tuple[int, str]]
+    ) -> dict[tuple[int, str], tuple[str, ObjectState]]:
+        """For each ``(size, etag)``, one object of ``bucket`` with those bytes and a stored
+        answer, if any: the answer its copies can take (see :mod:`asyncfilter._duplicates`)."""
+        found: dict[tuple[int, str], tuple[str, ObjectState]] = {}
+        for start in range(0, len(digests), 400):
+            chunk = digests[start : start + 400]
+            pairs = ",".join("(?, ?)" for _ in chunk)
+            query = (
+                "SELECT key, size, etag, min_confidence, max_labels, model_version, detector, "
+                "response FROM objects WHERE bucket = ? AND response IS NOT NULL "
+                f"AND (size, etag) IN (VALUES {pairs})"
+            )
+            params = [bucket, *(v for pair in chunk for v in pair)]
+            async with self._db.execute(query, params) as cursor:
+                async for key, size, etag, min_conf, max_labels, version, detector, blob in cursor:
+                    found.setdefault(
+                        (size, etag),
+                        (
+                            key,
+                            ObjectState(
+                                etag=etag,
+                                outcome=Outcome.MISS,  # (not used: only the answer is)
+                                error_code=None,
+                                retryable=False,
+                                dest_key=None,
+                                copies=frozenset(),
+                                min_confidence=min_conf,
+                                max_labels=max_labels,
+                                model_version=version,
+                                detector=detector or LEGACY_DETECTOR,
+                                response=json.loads(zlib.decompress(blob)),
+                            ),
+                        ),
                     )
         return found
 
@@ -275,7 +407,7 @@ class Ledger:
 
     # --- writing -----------------------------------------------------------------------------
 
-    def record(
+    def remember(
         self,
         result: ImageResult,
         *,
@@ -283,6 +415,7 @@ class Ledger:
         min_confidence: float,
         max_labels: int | None,
         job: str,
+        detector: str = LEGACY_DETECTOR,
         folder: str | None = None,
     ) -> None:
         """Queue one decided image for the writer; never waits.
@@ -292,10 +425,17 @@ class Ledger:
         exports describe what the copy is.
         """
         obj, match, now = result.object, result.match, time.time()
-        copied = result.outcome is Outcome.HIT or result.outcome is Outcome.REVIEW
+        copied = result.dest_key is not None and (
+            result.outcome is Outcome.HIT or result.outcome is Outcome.REVIEW
+        )
         instances = json.dumps(match.to_dict()["instances"]) if match and match.instances else None
-        if result.cached:
-            if copied and result.dest_key is not None and match is not None:
+        if copied:
+            assert result.dest_key is not None
+            self._copy_log.append(
+                (obj.bucket, obj.key, dest_bucket, result.dest_key, result.outcome.value, now)
+            )
+        if result.cached and result.duplicate_of is None:
+            if copied and match is not None:
                 self._copies.append(
                     (
                         dest_bucket, result.dest_key, now, result.outcome.value, match.label,
@@ -307,7 +447,7 @@ class Ledger:
             return
         response = result.response
         blob = zlib.compress(json.dumps(response).encode()) if response is not None else None
-        if result.paid and not result.cached:
+        if result.paid:
             self._paid[job] = self._paid.get(job, 0) + 1
         self._pending.append(
             (
@@ -324,6 +464,8 @@ class Ledger:
                 blob, now, now,
                 instances,
                 folder if result.dest_key else None,
+                int(result.retryable) if result.outcome is Outcome.ERROR else None,
+                detector if response is not None else None,
             )
         )  # fmt: skip
         self._wake.set()
@@ -342,14 +484,19 @@ class Ledger:
                 await self.flush()
 
     async def flush(self) -> None:
-        if not self._pending and not self._paid and not self._copies:
+        if not self._pending and not self._paid and not self._copies and not self._copy_log:
             return
         rows, self._pending = self._pending, []
         copies, self._copies = self._copies, []
+        copy_log, self._copy_log = self._copy_log, []
         paid, self._paid = self._paid, {}
         await self._db.executemany(
             f"INSERT INTO objects ({_COLUMNS}) VALUES ({_MARKS}) "
-            "ON CONFLICT (bucket, key) DO UPDATE SET etag=excluded.etag, size=excluded.size, "
+            # (a person's verdict holds for the object version that was judged only)
+            "ON CONFLICT (bucket, key) DO UPDATE SET "
+            "verdict=CASE WHEN excluded.etag = etag THEN verdict END, "
+            "verdict_at=CASE WHEN excluded.etag = etag THEN verdict_at END, "
+            "etag=excluded.etag, size=excluded.size, "
             "outcome=excluded.outcome, skip_reason=excluded.skip_reason, "
             "error_code=excluded.error_code, error_message=excluded.error_message, "
             "match_label=excluded.match_label, match_via=excluded.match_via, "
@@ -363,8 +510,14 @@ class Ledger:
             "max_labels=CASE WHEN excluded.response IS NULL THEN max_labels "
             "ELSE excluded.max_labels END, "
             "model_version=COALESCE(excluded.model_version, model_version), "
-            "response=COALESCE(excluded.response, response), decided_at=excluded.decided_at",
+            "response=COALESCE(excluded.response, response), decided_at=excluded.decided_at, "
+            "retryable=excluded.retryable, detector=COALESCE(excluded.detector, detector)",
             rows,
+        )
+        await self._db.executemany(
+            "INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+            "outcome = excluded.outcome, copied_at = excluded.copied_at",
+            copy_log,
         )
         await self._db.executemany(
             "UPDATE objects SET copied = 1, dest_bucket = ?, dest_key = ?, decided_at = ?, "
@@ -379,6 +532,21 @@ class Ledger:
             [(job, count, now) for job, count in paid.items()],
         )
         await self._db.commit()
+
+    async def bind_endpoint(self, endpoint: str) -> None:
+        """Tie this ledger to the S3 service its objects live in, or refuse one made against
+        another: two services can each have a bucket of the same name, and answers or copies
+        recorded for one say nothing about the other's objects."""
+        async with self._db.execute("SELECT value FROM meta WHERE name = 'endpoint'") as cur:
+            row = await cur.fetchone()
+        if row is None:
+            await self._db.execute("INSERT INTO meta VALUES ('endpoint', ?)", (endpoint,))
+            await self._db.commit()
+        elif row[0] != endpoint:
+            raise LedgerError(
+                f"ledger {self.path} records objects of the S3 service at {row[0]}, but this "
+                f"sweep reads from {endpoint}; pass another --state for this service"
+            )
 
     async def describe_job(self, job: str, description: Mapping[str, Any]) -> None:
         await self._db.execute(
@@ -457,6 +625,11 @@ async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
                 version += 1
                 await db.execute(f"PRAGMA user_version = {version}")
                 await db.commit()
+        # copies of the same bytes are found by size and ETag (see _duplicates)
+        await db.execute(
+            "CREATE INDEX IF NOT EXISTS objects_by_bytes ON objects (bucket, size, etag)"
+        )
+        await db.commit()
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute("PRAGMA synchronous = NORMAL")
     except sqlite3.DatabaseError as exc:

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
-from ._aws import Kind, classify
-from ._errors import CredentialsError, SourceError
+from ._aws import listing_error
 from ._models import S3Object
 
 
@@ -49,7 +48,7 @@ class S3Lister:
             except StopAsyncIteration:
                 return
             except Exception as exc:
-                raise _listing_error(exc, bucket) from exc
+                raise listing_error(exc, bucket) from exc
             yield [
                 S3Object(
                     bucket,
@@ -60,16 +59,3 @@ class S3Lister:
                 )
                 for item in page.get("Contents", ())
             ]
-
-
-def _listing_error(exc: Exception, bucket: str) -> Exception:
-    failure = classify(exc)
-    if failure is None:
-        return exc
-    if failure.kind is Kind.CREDENTIALS:
-        return CredentialsError(f"S3 rejected the credentials: {failure.message}")
-    if failure.code == "NoSuchBucket":
-        return SourceError(f"source bucket {bucket!r} does not exist")
-    if failure.code in ("AccessDenied", "AllAccessDisabled"):
-        return SourceError(f"no permission to list source bucket {bucket!r}: {failure.message}")
-    return SourceError(f"listing s3://{bucket} failed: {failure.code}: {failure.message}")

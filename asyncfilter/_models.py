@@ -11,6 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+#: What the ledger calls DetectLabels' answers; also assumed for a detector that names no
+#: ``identity`` of its own (the in-process fakes stand in for DetectLabels).
+DETECT_LABELS = "detect-labels"
+
 
 @dataclass(frozen=True, slots=True)
 class S3Object:
@@ -86,3 +90,13 @@ class Detection:
     labels: Sequence[Label]
     model_version: str | None = None
     raw: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def from_response(cls, raw: Mapping[str, Any], model_version: str | None = None) -> Detection:
+        """Parse a DetectLabels response (fresh, or stored in the ledger): the one place a
+        response becomes labels."""
+        return cls(
+            labels=[Label.from_response(label) for label in raw.get("Labels", ())],
+            model_version=model_version or raw.get("LabelModelVersion"),
+            raw=raw,
+        )

@@ -12,9 +12,10 @@ from typing import Any
 
 from ._clients import check_bucket, make_session, open_s3
 from ._config import ScanConfig
-from ._eligibility import skip_reason
-from ._ledger import Ledger, job_id
+from ._ledger import Ledger, endpoint_identity, sweep_id
 from ._listing import Lister, S3Lister
+from ._models import DETECT_LABELS
+from ._verdict import Route, route
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,49 +57,46 @@ async def plan(
     session: Any | None = None,
     s3_client: Any | None = None,
     lister: Lister | None = None,
+    detector: str = DETECT_LABELS,
 ) -> Plan:
-    """Forecast ``config``'s sweep: zero DetectLabels calls."""
+    """Forecast ``config``'s sweep: zero DetectLabels calls. Each object is routed exactly as
+    the sweep would route it (:func:`asyncfilter._verdict.route`), for ``detector``'s answers."""
     async with AsyncExitStack() as stack:
         ledger: Ledger | None = None
         prior = 0
         if config.state is not None:
             ledger = await Ledger.open(config.state)
             stack.push_async_callback(ledger.aclose)
-            prior = await ledger.paid_calls(job_id(config.job))
+            prior = await ledger.paid_calls(sweep_id(config.identity))
         if lister is None:
             if s3_client is None:
                 s3_client = await open_s3(stack, session or make_session(config), config)
+            if ledger is not None:
+                await ledger.bind_endpoint(endpoint_identity(s3_client.meta.endpoint_url))
             owner = config.expected_bucket_owner
             await check_bucket(s3_client, config.source.bucket, role="source", expected_owner=owner)
-            lister = S3Lister(s3_client, expected_owner=owner)
+            lister = S3Lister(s3_client, page_size=config.page_size, expected_owner=owner)
         listed = answered = to_send = 0
         skipped: Counter[str] = Counter()
         async for page in lister.pages(config.source.bucket, config.source.prefix):
-            entries = (
+            states = (
                 await ledger.lookup(config.source.bucket, [o.key for o in page])
                 if (ledger is not None and page)
                 else {}
             )
             for obj in page:
                 listed += 1
-                reason = skip_reason(obj, config.longest_key(obj.key))
-                if reason is not None:
+                way, reason = route(obj, states.get(obj.key), config, detector)
+                if way is Route.SKIP:
+                    assert reason is not None
                     skipped[reason.value] += 1
-                    continue
-                entry = entries.get(obj.key)
-                if entry is not None and (
-                    entry.final(obj.etag)
-                    or entry.answers(obj.etag, config.min_confidence, config.max_labels)
-                ):
-                    answered += 1
-                else:
+                elif way is Route.SEND:
                     to_send += 1
+                else:
+                    answered += 1
     notes = []
     would_send = to_send
-    cap = config.max_scan
-    if config.budget_usd is not None:
-        affordable = config.prices.images_for(config.budget_usd)
-        cap = affordable if cap is None else min(cap, affordable)
+    cap, _ = config.call_cap()
     if cap is not None and prior + to_send > cap:
         would_send = max(0, cap - prior)
         notes.append(f"the scan cap or budget stops the sweep after {would_send} more calls")
@@ -111,7 +109,7 @@ async def plan(
         to_send=to_send,
         would_send=would_send,
         prior_paid_calls=prior,
-        estimated_cost_usd=config.prices.cost(would_send, already_this_month=prior),
+        estimated_cost_usd=config.prices.cost(would_send, after=prior),
         estimated_seconds=would_send / config.tps if config.tps else None,
         notes=notes,
     )

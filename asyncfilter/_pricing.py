@@ -22,9 +22,11 @@ class PriceTable:
         (None, 0.00025),
     )
 
-    def cost(self, images: int, *, already_this_month: int = 0) -> float:
-        """USD for ``images`` more images after ``already_this_month`` were billed."""
-        total, start, remaining = 0.0, already_this_month, images
+    def cost(self, images: int, *, after: int = 0) -> float:
+        """USD for ``images`` more images, priced in the tiers as if ``after`` images had
+        already been billed this month (a sweep passes the calls its earlier runs paid for;
+        it cannot know the rest of the account's use)."""
+        total, start, remaining = 0.0, after, images
         lower = 0
         for upper, price in self.tiers:
             if remaining <= 0:
@@ -39,12 +41,12 @@ class PriceTable:
             lower = upper or lower
         return total
 
-    def images_for(self, budget_usd: float, *, already_this_month: int = 0) -> int:
+    def images_for(self, budget_usd: float, *, after: int = 0) -> int:
         """The most images ``budget_usd`` pays for."""
         low, high = 0, max(1, int(budget_usd / min(p for _, p in self.tiers)) + 1)
         while low < high:
             mid = (low + high + 1) // 2
-            if self.cost(mid, already_this_month=already_this_month) <= budget_usd + 1e-12:
+            if self.cost(mid, after=after) <= budget_usd + 1e-12:
                 low = mid
             else:
                 high = mid - 1

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ._estimate import Estimate
+from ._forecast import Forecast
 from ._models import Instance, S3Object
 
 
@@ -58,6 +60,11 @@ class StopReason(StrEnum):
     """Someone asked the sweep to stop (Ctrl-C, SIGTERM, :meth:`Sweep.request_stop`)."""
     ABORTED = "aborted"
     """An error made the rest of the sweep pointless."""
+    LOW_HIT_RATE = "low_hit_rate"
+    """The whole 95% range of the hit rate fell below ``--min-hit-rate``."""
+    TARGET_UNREACHABLE = "target_unreachable"
+    """Even the top of the hit rate's 95% range cannot give the target within what is left
+    (the scan cap, the budget or the objects)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +126,11 @@ class ImageResult:
     """Decided from the ledger's stored answer, without a paid call."""
     response: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
     """The raw DetectLabels response, when this sweep paid for one."""
+    duplicate_of: str | None = None
+    """Answered with the answer of this other key, which holds the same bytes (no call)."""
+    retryable: bool = False
+    """For an error: it was temporary (throttling, 5xx, a dropped connection, a stop during
+    retries), so the next run tries this image again instead of taking the error as final."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, the shape of one line of a results file."""
@@ -139,10 +151,14 @@ class ImageResult:
         if self.error_code is not None:
             out["error_code"] = self.error_code
             out["error_message"] = self.error_message
+            if self.retryable:
+                out["retryable"] = True
         if self.attempts:
             out["attempts"] = self.attempts
         if self.cached:
             out["cached"] = True
+        if self.duplicate_of is not None:
+            out["duplicate_of"] = self.duplicate_of
         return out
 
 
@@ -156,7 +172,9 @@ class Stats:
     paid_calls: int = 0
     """Calls the service answered in this run, which is what Rekognition bills."""
     cached: int = 0
-    """Images decided from the ledger's stored answers, without a call."""
+    """Images decided from stored answers, without a call (duplicates included)."""
+    duplicates: int = 0
+    """Images answered with the answer of another object holding the same bytes."""
     hits: int = 0
     misses: int = 0
     skipped: int = 0
@@ -165,10 +183,27 @@ class Stats:
     review: int = 0
     """Images in the review band, copied to the review location."""
     throttled: int = 0
+    retries: int = 0
+    """Calls repeated after throttling or a temporary failure (each is also counted once)."""
+    rate: float | None = None
+    """The current sending rate in calls per second (it falls on throttling), if limited."""
     elapsed_s: float = 0.0
     estimated_cost_usd: float = 0.0
     saved_usd: float = 0.0
     """What the cached answers would have cost."""
+    hit_rate: Estimate | None = None
+    """The share of hits among answered images, with its 95% confidence sequence."""
+    review_rate: Estimate | None = None
+    """The same for the review band."""
+    forecast: Forecast | None = None
+    """With a target: the calls, dollars and seconds still needed, as ranges."""
+    random_order: bool = False
+    """The sweep walks a random order, so the estimate describes the whole bucket (in listing
+    order it describes the part listed so far)."""
+    eligible: int | None = None
+    """Objects the sweep may send (known once a random order has listed them)."""
+    hint: str | None = None
+    """A typo or wrong-label hint, once enough answers show no requested label."""
 
     @property
     def decided(self) -> int:
@@ -189,10 +224,20 @@ class Report:
     stop_reason: StopReason
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     errors_by_code: dict[str, int] = field(default_factory=dict)
+    error_examples: dict[str, str] = field(default_factory=dict)
+    """One message per error code, as the service (or the copy) gave it."""
     error: str | None = None
     """For an aborted sweep: the one-line reason."""
     review_manifest: str | None = None
     """The ``s3://`` URL of the review band's manifest, when the sweep has a review band."""
+    stop_detail: str | None = None
+    """Why the stop rule fired, in figures (``target_unreachable``)."""
+    listing: dict[str, Any] | None = None
+    """For a random order: keys and pages listed, seconds it took and what it cost."""
+    seed: int | None = None
+    """The random order's seed."""
+    target: int | None = None
+    """The hit target the sweep had, if any (the forecast is toward it)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: the ``--json`` summary."""
@@ -211,12 +256,24 @@ class Report:
             "calls_started": s.calls_started,
             "paid_calls": s.paid_calls,
             "cached": s.cached,
+            "duplicates": s.duplicates,
             "throttled": s.throttled,
+            "retries": s.retries,
             "elapsed_s": round(s.elapsed_s, 3),
             "images_per_s": round(s.images_per_s, 2),
             "estimated_cost_usd": round(s.estimated_cost_usd, 6),
             "saved_usd": round(s.saved_usd, 6),
             "skipped_by_reason": dict(self.skipped_by_reason),
             "errors_by_code": dict(self.errors_by_code),
+            "error_examples": dict(self.error_examples),
             "review_manifest": self.review_manifest,
+            "order": "random" if s.random_order else "listing",
+            "seed": self.seed,
+            "eligible": s.eligible,
+            "hit_rate": s.hit_rate.to_dict() if s.hit_rate is not None else None,
+            "review_rate": s.review_rate.to_dict() if s.review_rate is not None else None,
+            "forecast": s.forecast.to_dict() if s.forecast is not None else None,
+            "hint": s.hint,
+            "stop_detail": self.stop_detail,
+            "listing": self.listing,
         }

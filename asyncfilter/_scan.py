@@ -11,10 +11,10 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
-import structlog
 from anyio.abc import ObjectReceiveStream
 
 from ._clients import (
@@ -27,13 +27,16 @@ from ._clients import (
 from ._config import ScanConfig
 from ._controller import Controller
 from ._copying import Copier, S3Copier
-from ._detection import Detector, RekognitionDetector
+from ._detection import Detector, RekognitionDetector, detector_identity
+from ._eligibility import skip_reason
 from ._engine import Emit, Engine
-from ._ledger import Ledger, job_id
+from ._errors import SweepAborted
+from ._ledger import Ledger, endpoint_identity, sweep_id
 from ._listing import Lister, S3Lister
+from ._log import logger
+from ._order import RandomOrderLister
 from ._results import ImageResult, Report, Stats, StopReason
-
-logger = structlog.get_logger("asyncfilter")
+from ._review_band import ReviewBand
 
 
 class Sweep:
@@ -118,16 +121,18 @@ async def _services(
     async with AsyncExitStack() as stack:
         # The ledger first: a locked or corrupt one must stop us before any client is made.
         ledger: Ledger | None = None
-        job, prior_paid = job_id(config.job), 0
+        job, prior_paid = sweep_id(config.identity), 0
         if config.state is not None:
             ledger = await Ledger.open(config.state)
             stack.push_async_callback(ledger.aclose)
-            await ledger.describe_job(job, config.job)
+            await ledger.describe_job(job, config.identity)
             prior_paid = await ledger.paid_calls(job)
         needs_s3 = lister is None or copier is None
         if needs_s3 and s3_client is None:
             session = session or make_session(config)
             s3_client = await open_s3(stack, session, config)
+        if ledger is not None and s3_client is not None:
+            await ledger.bind_endpoint(endpoint_identity(s3_client.meta.endpoint_url))
         if detector is None and rekognition_client is None:
             session = session or make_session(config)
             rekognition_client = await open_rekognition(stack, session, config)
@@ -172,19 +177,17 @@ async def scan(
     Pass an aioboto3 ``session`` (or ready ``s3_client`` / ``rekognition_client``) to share a
     service's credentials and connection pools; pass ``lister``, ``detector`` or ``copier`` to
     replace a service entirely (tests, other sources). ``on_result`` is called with every decided
-    image. Cancelling the calling task stops the sweep: copies in flight finish, clients close.
+    image.
+
+    Cancelling the calling task stops the sweep at once: nothing new starts, and calls and
+    copies already in flight (paid for) finish within their grace and are recorded in the
+    ledger. For a graceful stop that also returns a report, use :func:`open_scan` and
+    :meth:`Sweep.request_stop`.
 
     Raises :class:`~asyncfilter.SweepAborted` (with ``.report``) when an error made the sweep
     pointless, :class:`~asyncfilter.ConfigError` when the AWS setup is unusable.
     """
-    emit: Emit | None = None
-    if on_result is not None:
-        callback = on_result
-
-        async def emit(result: ImageResult) -> None:
-            callback(result)
-
-    async with _services(
+    async with open_scan(
         config,
         session=session,
         s3_client=s3_client,
@@ -192,16 +195,11 @@ async def scan(
         lister=lister,
         detector=detector,
         copier=copier,
-    ) as services:
-        # the clock starts once the clients are ready
-        controller = Controller(config, prior_paid=services.prior_paid)
-        await services.engine(config, controller, emit).run()
-    report = controller.report()
-    if controller.fatal is not None:
-        logger.error("sweep.aborted", error=str(controller.fatal), **_brief(report))
-        controller.fatal.report = report
-        raise controller.fatal
-    return report
+    ) as sweep:
+        async for result in sweep:
+            if on_result is not None:
+                on_result(result)
+    return sweep.report
 
 
 @asynccontextmanager
@@ -225,55 +223,120 @@ async def open_scan(
     Leaving the block early stops the sweep gracefully. The results stream is bounded: a
     consumer that stops reading slows the sweep down rather than filling memory.
     """
-    async with _services(
+    try:
+        async with (
+            _services(
+                config,
+                session=session,
+                s3_client=s3_client,
+                rekognition_client=rekognition_client,
+                lister=lister,
+                detector=detector,
+                copier=copier,
+            ) as services,
+            _running(config, services) as sweep,
+        ):
+            yield sweep
+    except SweepAborted as exc:
+        if exc.report is None:  # it stopped the sweep before anything was decided
+            exc.report = Report(stats=Stats(), stop_reason=StopReason.ABORTED, error=str(exc))
+        raise
+
+
+def _in_random_order(config: ScanConfig, services: _Services) -> RandomOrderLister | None:
+    """Wrap the lister so that the sweep walks a random order (see :mod:`asyncfilter._order`),
+    spilling the listing beside the ledger (or in the temporary folder)."""
+    if config.order != "random":
+        return None
+    spill = Path(config.state).expanduser().parent if config.state is not None else None
+    lister = RandomOrderLister(
+        services.lister,
+        seed=config.sweep_seed,
+        spill_dir=spill,
+        eligible=lambda o: skip_reason(o, config.longest_key(o.key)) is None,
+    )
+    services.lister = lister
+    return lister
+
+
+@asynccontextmanager
+async def _running(config: ScanConfig, services: _Services) -> AsyncIterator[Sweep]:
+    ordered = _in_random_order(config, services)
+    # the clock starts once the clients are ready
+    controller = Controller(
         config,
-        session=session,
-        s3_client=s3_client,
-        rekognition_client=rekognition_client,
-        lister=lister,
-        detector=detector,
-        copier=copier,
-    ) as services:
-        controller = Controller(config, prior_paid=services.prior_paid)
-        send, receive = anyio.create_memory_object_stream[ImageResult](config.effective_queue_size)
+        prior_paid=services.prior_paid,
+        population=(lambda: ordered.eligible_keys) if ordered is not None else None,
+    )
+    if ordered is not None:
+        controller.seed = ordered.seed
+        controller.listing = lambda: _listing_figures(ordered)
+    send, receive = anyio.create_memory_object_stream[ImageResult](config.effective_queue_size)
+    band = ReviewBand(config, services.ledger) if config.review_threshold is not None else None
 
-        async def emit(result: ImageResult) -> None:
-            with contextlib.suppress(anyio.BrokenResourceError):
-                # a consumer that left no longer reads; the controller counted the result anyway
-                await send.send(result)
+    async def emit(result: ImageResult) -> None:
+        if band is not None:
+            band.see(result)
+        with contextlib.suppress(anyio.BrokenResourceError):
+            # a consumer that left no longer reads; the controller counted the result anyway
+            await send.send(result)
 
-        engine = services.engine(config, controller, emit)
+    engine = services.engine(config, controller, emit)
 
-        async def run() -> None:
-            async with send:
-                await engine.run()
+    async def run() -> None:
+        async with send:
+            logger.info("sweep.start", **_described(config, services))
+            await engine.run()
+            if band is not None and controller.fatal is None:
+                try:
+                    controller.review_manifest = await band.write(services.copier)
+                except SweepAborted as exc:
+                    controller.abort(exc)
+            logger.info("sweep.summary", **controller.report().to_dict())
 
-        sweep = Sweep(controller, receive)
-        # An exception from the caller's block is held until the engine has wound down, then
-        # re-raised as itself (not wrapped in an exception group by the task group).
-        pending: Exception | None = None
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(run)
-            try:
-                yield sweep
-            except Exception as exc:
-                pending = exc
-            finally:
-                controller.stop(StopReason.INTERRUPTED)  # no-op when it already ended
-                receive.close()
-        if pending is not None:
-            raise pending
-        sweep._raise_fatal()
+    sweep = Sweep(controller, receive)
+    # An exception from the caller's block is held until the engine has wound down, then
+    # re-raised as itself (not wrapped in an exception group by the task group).
+    pending: Exception | None = None
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run)
+        try:
+            yield sweep
+        except Exception as exc:
+            pending = exc
+        finally:
+            controller.stop(StopReason.INTERRUPTED)  # no-op when it already ended
+            receive.close()
+    if pending is not None:
+        raise pending
+    sweep._raise_fatal()
 
 
-def _brief(report: Report) -> dict[str, Any]:
-    s = report.stats
+def _described(config: ScanConfig, services: _Services) -> dict[str, Any]:
+    """The sweep's configuration for the start event: what and how, never credentials."""
     return {
-        "hits": s.hits,
-        "review": s.review,
-        "misses": s.misses,
-        "skipped": s.skipped,
-        "errors": s.errors,
-        "paid_calls": s.paid_calls,
-        "elapsed_s": round(s.elapsed_s, 3),
+        "source": str(config.source),
+        "dest": str(config.dest),
+        "labels": list(config.labels),
+        "threshold": config.threshold,
+        "review_threshold": config.review_threshold,
+        "target": config.target,
+        "max_scan": config.max_scan,
+        "budget_usd": config.budget_usd,
+        "tps": config.tps,
+        "concurrency": config.concurrency,
+        "state": config.state,
+        "detector": detector_identity(services.detector),
+        "prior_paid_calls": services.prior_paid,
+    }
+
+
+def _listing_figures(lister: RandomOrderLister) -> dict[str, Any] | None:
+    if lister.listing_seconds is None:
+        return None
+    return {
+        "keys": lister.listed_keys,
+        "pages": lister.listed_pages,
+        "seconds": round(lister.listing_seconds, 3),
+        "cost_usd": round(lister.listing_cost_usd, 6),
     }

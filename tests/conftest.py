@@ -31,6 +31,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "burst": None,
     "error_rate": 0.0,
     "error_code": "InternalServerError",
+    "error_status": None,
+    "reset_rate": 0.0,
     "check_objects": True,
     "reject_access_keys": [],
 }
@@ -120,3 +122,14 @@ def config_for(moto: MotoServer, emulator: EmulatorProcess, buckets: tuple[str, 
         return ScanConfig(**values)
 
     return build
+
+
+_SERVER_FIXTURES = frozenset({"moto", "emulator_server", "emulator", "s3", "buckets", "config_for"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that start or use the real servers carry the ``servers`` marker, so that
+    ``pytest -m "not servers"`` is a fast loop over the in-process tests."""
+    for item in items:
+        if _SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)

@@ -13,6 +13,13 @@ from asyncfilter.testing import make_image
 JPEG = make_image(96, 96)
 
 
+def jpeg(key: str) -> bytes:
+    """A valid JPEG whose bytes are this key's own (after the image's end marker, where
+    decoders stop reading), so that no two keys are copies of each other: asyncfilter answers
+    exact copies once, and tests that label keys differently need distinct images."""
+    return JPEG + key.encode()
+
+
 async def seed(s3: Any, bucket: str, objects: Mapping[str, bytes]) -> None:
     """Upload objects concurrently (moto serves a few hundred requests a second)."""
     limit = anyio.Semaphore(16)

@@ -7,7 +7,7 @@ from typing import Any
 import anyio
 import pytest
 from botocore.exceptions import ClientError
-from helpers import JPEG, labels_entries, list_keys, seed
+from helpers import jpeg, labels_entries, list_keys, seed
 
 from asyncfilter.testing import EmulatorProcess, MotoServer
 from benchmarks.baseline import published_loop
@@ -20,7 +20,7 @@ async def test_matches_names_only_and_copies_sequentially(
     s3: Any, moto: MotoServer, emulator: EmulatorProcess, buckets: tuple[str, str]
 ) -> None:
     source, dest = buckets
-    await seed(s3, source, {"a.jpg": JPEG, "b.jpg": JPEG, "c.jpg": JPEG})
+    await seed(s3, source, {"a.jpg": jpeg("a.jpg"), "b.jpg": jpeg("b.jpg"), "c.jpg": jpeg("c.jpg")})
     entries = labels_entries(
         source, {"a.jpg": BIRD, "b.jpg": SONGBIRD, "c.jpg": [{"Name": "Bird", "Confidence": 50.0}]}
     )
@@ -40,7 +40,7 @@ async def test_dies_at_the_first_non_image(
     s3: Any, moto: MotoServer, emulator: EmulatorProcess, buckets: tuple[str, str]
 ) -> None:
     source, dest = buckets
-    await seed(s3, source, {"a.txt": b"caption", "b.jpg": JPEG})
+    await seed(s3, source, {"a.txt": b"caption", "b.jpg": jpeg("b.jpg")})
     with pytest.raises(ClientError, match="InvalidImageFormatException"):
         await anyio.to_thread.run_sync(
             lambda: published_loop(

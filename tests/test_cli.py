@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from typing import Any
 import anyio
 import orjson
 import pytest
-from helpers import JPEG, labels_entries, robin, seed
+from helpers import jpeg, labels_entries, robin, seed
 
 from asyncfilter.cli import main
 from asyncfilter.testing import EmulatorProcess, MotoServer
@@ -103,7 +104,7 @@ def scan_argv(source: str, dest: str, *options: str) -> list[str]:
 
 async def prepare(s3: Any, emulator: EmulatorProcess, source: str, count: int) -> None:
     keys = [f"{i:04d}.jpg" for i in range(count)]
-    await seed(s3, source, dict.fromkeys(keys, JPEG))
+    await seed(s3, source, {k: jpeg(k) for k in keys})
     entries = labels_entries(
         source, {k: [robin()] if i % 2 == 0 else [] for i, k in enumerate(keys)}
     )
@@ -193,24 +194,51 @@ async def test_first_signal_stops_gracefully_with_summary(
     assert len(lines) == summary["decided"] == stats["answered"] < 150
 
 
-async def test_second_signal_exits_at_once(
+async def test_second_signal_exits_at_once_on_a_clean_line(
     s3: Any, moto: MotoServer, emulator: EmulatorProcess, buckets: tuple[str, str], tmp_path: Path
 ) -> None:
     await prepare(s3, emulator, buckets[0], 60)
-    await anyio.to_thread.run_sync(lambda: emulator.configure(latency_ms=5000))
-    proc = _start_slow_scan(moto, emulator, buckets, tmp_path / "r.jsonl")
-    deadline = time.monotonic() + 60
-    while (await anyio.to_thread.run_sync(emulator.stats))["calls"] < 4:
-        assert time.monotonic() < deadline
-        await anyio.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    await anyio.sleep(0.3)
-    assert proc.poll() is None  # still finishing the 5-second calls in flight
-    started = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    await anyio.to_thread.run_sync(proc.communicate)
-    assert proc.returncode == 130
-    assert time.monotonic() - started < 3
+    # calls that take a minute: only the second signal can end the process within the bound
+    await anyio.to_thread.run_sync(lambda: emulator.configure(latency_ms=60_000))
+    source, dest = buckets
+    # stderr on a pseudo-terminal, so the live progress line is drawn as a person sees it
+    master, slave = pty.openpty()
+    proc = await anyio.to_thread.run_sync(
+        lambda: subprocess.Popen(
+            scan_argv(source, dest, "--concurrency", "4", "--progress"),
+            env=cli_env(moto, emulator),
+            stdout=subprocess.DEVNULL,
+            stderr=slave,
+        )
+    )
+    os.close(slave)
+    try:
+        deadline = time.monotonic() + 60
+        while (await anyio.to_thread.run_sync(emulator.stats))["calls"] < 4:
+            assert time.monotonic() < deadline
+            await anyio.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        await anyio.sleep(0.5)
+        assert proc.poll() is None  # still finishing the calls in flight
+        proc.send_signal(signal.SIGINT)
+        with anyio.fail_after(30):
+            await anyio.to_thread.run_sync(proc.wait)
+        assert proc.returncode == 130
+        screen = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the other end is closed: all of it has been read
+                break
+            if not chunk:
+                break
+            screen += chunk
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    assert b"stopping" in screen
+    assert screen.endswith(b"\n"), screen[-80:]
 
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY42"
@@ -250,11 +278,31 @@ def test_progress_line_shows_counts_rate_and_spend() -> None:
         )
     )
     line = console.export_text()
-    assert "scanned 11" in line
-    assert "hits 3" in line
-    assert "errors 2" in line
-    assert "5.5 img/s" in line
-    assert "spent $0.008" in line
+    assert "11 done" in line
+    assert "3 hit" in line
+    assert "2 err" in line
+    assert "5.5/s" in line
+    assert "$0.01" in line
+
+
+def test_progress_line_fits_80_columns_at_millions_of_images() -> None:
+    from asyncfilter import Stats
+    from asyncfilter.cli._output import progress_text
+
+    big = Stats(
+        hits=1_234_567,
+        misses=8_765_432,
+        skipped=123_456,
+        errors=12_345,
+        review=54_321,
+        retries=99_999,
+        elapsed_s=3600.0,
+        estimated_cost_usd=9_876.54,
+    )
+    line = progress_text(big).plain
+    assert len(line) <= 80, (len(line), line)
+    assert "100k retry" in line
+    assert "1.23M hit" in line
 
 
 def test_log_redaction_processor() -> None:
@@ -266,3 +314,43 @@ def test_log_redaction_processor() -> None:
         {"event": f"boto said aws_secret_access_key={SECRET}", "aws_secret_access_key": SECRET},
     )
     assert SECRET not in str(event)
+
+
+async def test_json_debug_logs_follow_a_sweep_from_start_to_summary(
+    s3: Any, moto: MotoServer, emulator: EmulatorProcess, buckets: tuple[str, str]
+) -> None:
+    source, dest = buckets
+    await prepare(s3, emulator, source, 6)
+    proc = await anyio.run_process(
+        scan_argv(source, dest, "--no-state", "--log-format", "json", "--log-level", "debug",
+                  "--target", "2"),
+        env=cli_env(moto, emulator),
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode()
+    events = [orjson.loads(line) for line in proc.stderr.splitlines() if line.startswith(b"{")]
+    names = [e["event"] for e in events]
+    for expected in ("sweep.start", "listing.page", "image.decided", "sweep.stopping",
+                     "sweep.summary"):  # fmt: skip
+        assert expected in names, names
+    start = events[names.index("sweep.start")]
+    assert start["labels"] == ["robin"]
+    assert start["target"] == 2
+    assert events[names.index("sweep.stopping")]["reason"] == "target"
+    assert events[names.index("sweep.summary")]["hits"] == 2
+    assert all(e["level"] in ("debug", "info", "warning", "error") for e in events)
+
+
+def test_summary_gives_each_error_code_with_a_message_and_counts_retries() -> None:
+    from asyncfilter import Report, Stats, StopReason
+    from asyncfilter.cli._output import summary_text
+
+    report = Report(
+        stats=Stats(errors=3, retries=7, throttled=2),
+        stop_reason=StopReason.ABORTED,
+        errors_by_code={"EndpointConnectionError": 3},
+        error_examples={"EndpointConnectionError": 'Could not connect to "http://x"'},
+    )
+    text = summary_text(report)
+    assert 'error EndpointConnectionError x3: Could not connect to "http://x"' in text
+    assert "retried calls 7 (throttled responses 2)" in text

@@ -9,7 +9,7 @@ from typing import Any
 import aioboto3
 import pytest
 from custom_helpers import admin_call, trained_model
-from helpers import JPEG, labels_entries, list_keys, robin, seed, unique
+from helpers import JPEG, jpeg, labels_entries, list_keys, robin, seed, unique
 
 from asyncfilter import (
     CustomLabelsDetector,
@@ -24,7 +24,7 @@ from asyncfilter import (
     start_model,
     stop_model,
 )
-from asyncfilter._custom import Registry
+from asyncfilter._custom._registry import Registry
 from asyncfilter.testing import CustomLabelsAdmin, EmulatorProcess
 
 POLL = 0.02
@@ -100,8 +100,8 @@ async def test_sweep_train_start_sweep_with_the_model_stop(
 ) -> None:
     source, dest = buckets
     # 1. a DetectLabels sweep of a dirty bucket
-    robins = {f"robin-{i:02d}.jpg": JPEG for i in range(12)}
-    others = {f"other-{i:02d}.jpg": JPEG for i in range(12)}
+    robins = {k: jpeg(k) for k in (f"robin-{i:02d}.jpg" for i in range(12))}
+    others = {k: jpeg(k) for k in (f"other-{i:02d}.jpg" for i in range(12))}
     await seed(s3, source, robins | others)
     await admin_call(
         emulator.add_labels,
@@ -123,7 +123,7 @@ async def test_sweep_train_start_sweep_with_the_model_stop(
     await check_model_running(rek, trained.arn)
     second = f"next-{unique()}"
     await s3.create_bucket(Bucket=second)
-    fresh = {f"n-{i:02d}.jpg": JPEG for i in range(10)}
+    fresh = {k: jpeg(k) for k in (f"n-{i:02d}.jpg" for i in range(10))}
     await seed(s3, second, fresh)
     answers = [
         {"bucket": second, "key": key, "labels": [custom("Robin", 90.0, BOX)] if i % 2 else
@@ -161,7 +161,7 @@ async def test_a_sweep_with_a_stopped_model_aborts_with_nothing_copied(
 ) -> None:
     source, dest = buckets
     arn = await trained_model(rek, s3, admin, dest)
-    await seed(s3, source, {f"{i}.jpg": JPEG for i in range(5)})
+    await seed(s3, source, {f"{i}.jpg": jpeg(f"{i}.jpg") for i in range(5)})
     with pytest.raises(ModelNotRunning, match="stopped answering") as caught:
         await scan(config_for(), detector=CustomLabelsDetector(rek, arn))
     assert caught.value.report is not None

@@ -12,17 +12,16 @@ import orjson
 import pytest
 from custom_helpers import admin_call, run_cli, trained_model
 
-from asyncfilter._custom import (
+from asyncfilter import (
     CustomLabelsError,
     ModelNotRunning,
-    Registry,
     check_model_running,
     model_states,
     start_model,
     stop_model,
 )
 from asyncfilter._custom._models import wait_for
-from asyncfilter._custom._registry import Record
+from asyncfilter._custom._registry import Record, Registry
 from asyncfilter.testing import CustomLabelsAdmin, EmulatorProcess
 
 POLL = 0.02

@@ -15,10 +15,10 @@ import aioboto3
 import anyio
 import pytest
 from custom_helpers import admin_call, trained_model
-from helpers import JPEG, list_keys, seed
+from helpers import jpeg, list_keys, seed
 
 from asyncfilter import ConfigError, ScanConfig
-from asyncfilter._custom import Registry
+from asyncfilter._custom._registry import Registry
 from asyncfilter.cli._scan_model import config_for_model
 from asyncfilter.testing import TEST_CREDENTIALS, CustomLabelsAdmin, EmulatorProcess, MotoServer
 
@@ -44,7 +44,7 @@ async def robins_answered_by_the_model(
     s3: Any, admin: CustomLabelsAdmin, source: str, count: int
 ) -> None:
     keys = [f"{i:03d}.jpg" for i in range(count)]
-    await seed(s3, source, dict.fromkeys(keys, JPEG))
+    await seed(s3, source, {k: jpeg(k) for k in keys})
     answer = [{"Name": "Robin", "Confidence": 93.0}]
     await admin_call(
         admin.add_labels, [{"bucket": source, "key": k, "labels": answer} for k in keys]
@@ -121,7 +121,7 @@ async def test_start_model_starts_it_for_the_sweep_and_stops_it_after(
         code, _, err = await run_scan(args, state_dir)
         if code == 2:
             refused += 1
-            assert "holds answers of another detector (model version 3.0)" in err, err
+            assert "holds answers of another detector (detect-labels)" in err, err
     assert refused == 1
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import sys
@@ -14,7 +15,7 @@ import aioboto3
 import anyio
 import pytest
 from custom_helpers import admin_call, run_cli
-from helpers import JPEG, labels_entries, list_keys, robin, seed, unique
+from helpers import jpeg, labels_entries, list_keys, robin, seed, unique
 
 from asyncfilter import ConfigError, CustomLabelsError, run_training, scan
 from asyncfilter._custom._training import plan_training
@@ -42,8 +43,10 @@ async def swept(
 ) -> Path:
     """A real sweep: 12 robins (one 5,000 px wide) among 12 other images; its ledger."""
     source, _ = buckets
-    robins = {f"img/robin-{i:02d}.jpg": JPEG for i in range(11)} | {"img/robin-wide.jpg": WIDE}
-    others = {f"img/other-{i:02d}.jpg": JPEG for i in range(12)}
+    robins = {k: jpeg(k) for k in (f"img/robin-{i:02d}.jpg" for i in range(11))} | {
+        "img/robin-wide.jpg": WIDE
+    }
+    others = {k: jpeg(k) for k in (f"img/other-{i:02d}.jpg" for i in range(12))}
     await seed(s3, source, robins | others)
     await admin_call(
         emulator.add_labels,
@@ -185,16 +188,22 @@ def _edit_ledger(path: Path, *statements: str) -> None:
 async def test_rejected_images_become_the_negative_class_and_leave_the_positive_one(
     s3: Any, swept: Path
 ) -> None:
-    # a ledger from before the review page has no verdict column: said, not crashed on
+    # no verdict yet (or a ledger from before the review page): said, not crashed on
     with pytest.raises(ConfigError, match="at least 2 labels"):
         await plan_training(str(swept), "Robin", "robins", s3=s3, negatives=["rejected"])
+    old = swept.with_name("old.sqlite")
+    await anyio.to_thread.run_sync(lambda: shutil.copy(swept, old))
+    await anyio.to_thread.run_sync(
+        lambda: _edit_ledger(old, "ALTER TABLE objects DROP COLUMN verdict")
+    )
+    with pytest.raises(ConfigError, match="at least 2 labels"):
+        await plan_training(str(old), "Robin", "robins", s3=s3, negatives=["rejected"])
+
     rejected = [f"img/robin-{i:02d}.jpg" for i in range(5)]
     keys = ", ".join(f"'{k}'" for k in rejected)
     await anyio.to_thread.run_sync(
         lambda: _edit_ledger(
-            swept,
-            "ALTER TABLE objects ADD COLUMN verdict TEXT",
-            f"UPDATE objects SET verdict = 'rejected' WHERE key IN ({keys})",
+            swept, f"UPDATE objects SET verdict = 'rejected' WHERE key IN ({keys})"
         )
     )
     plan = await plan_training(str(swept), "Robin", "robins", s3=s3, negatives=["rejected"], seed=1)

@@ -120,3 +120,26 @@ def test_malformed_labels_file_names_the_line(tmp_path: Any) -> None:
     path.write_text('{"key": "a.jpg", "labels": []}\n{"labels": [{"Confidence": 3}]}\n')
     with pytest.raises(ValueError, match=r"labels.jsonl:2: 'labels' must be a list"):
         LabelStore.from_file(path)
+
+
+async def test_the_emulator_reads_a_local_s3_without_credentials_in_its_environment(
+    moto: Any, s3: Any, buckets: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, _ = buckets
+    await s3.put_object(Bucket=source, Key="robin.jpg", Body=make_image(120, 90))
+    store = LabelStore()
+    store.extend([{"key": "robin.jpg", "labels": LABELS}])
+    settings = EmulatorSettings(s3_endpoint_url=moto.endpoint_url)
+    async with RekognitionEmulator(store, settings).serve() as url:
+        config = AioConfig(retries={"total_max_attempts": 1})
+        session = aioboto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        )
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            monkeypatch.delenv(name, raising=False)  # what the emulator's own S3 client sees
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        async with session.client("rekognition", endpoint_url=url, config=config) as rek:
+            response = await rek.detect_labels(Image=s3image("robin.jpg", source))
+    assert [lb["Name"] for lb in response["Labels"]][:2] == ["Bird", "Robin"]

@@ -56,10 +56,10 @@ IMAGES: dict[str, tuple[bytes, list[dict[str, Any]]]] = {
         make_image(160, 120, fmt="PNG"),
         [robin(91, (0.8, 0.9, 0.4, 0.3), (0.0, 0.0, 0.25, 0.5))],
     ),
-    "a/no-box.jpg": (make_image(96, 96), [robin(90)]),
-    "b/maybe-1.jpg": (make_image(120, 80), [robin(70, (0.25, 0.25, 0.5, 0.5))]),
-    "b/maybe-2.jpg": (make_image(120, 80), [robin(65)]),
-    "b/nest.jpg": (make_image(96, 96), [{"Name": "Nest", "Confidence": 99.0}]),
+    "a/no-box.jpg": (make_image(96, 96, tag=b"no-box"), [robin(90)]),
+    "b/maybe-1.jpg": (make_image(120, 80, tag=b"maybe-1"), [robin(70, (0.25, 0.25, 0.5, 0.5))]),
+    "b/maybe-2.jpg": (make_image(120, 80, tag=b"maybe-2"), [robin(65)]),
+    "b/nest.jpg": (make_image(96, 96, tag=b"nest"), [{"Name": "Nest", "Confidence": 99.0}]),
 }
 
 
@@ -384,3 +384,60 @@ async def test_header_reads_are_ranged_and_grow_only_when_the_header_is_longer()
 
     with pytest.raises(ValueError, match="not an image"):
         await read_size(_RangeRecordingS3(b"<html>403</html>"), "b", "k", None)
+
+
+async def _yolo_ledger(
+    s3: Any, emulator: EmulatorProcess, config_for: Any, source: str, state: Path, keys: list[str]
+) -> None:
+    images = {
+        k: make_image(120, 100, fmt="PNG" if k.endswith(".png") else "JPEG", tag=k.encode())
+        if k.endswith(".jpg")
+        else make_image(120, 100, fmt="PNG", color=(len(k), 1, 2))
+        for k in keys
+    }
+    await seed(s3, source, images)
+    boxed = [robin(95, (0.1, 0.1, 0.5, 0.5))]
+    await anyio.to_thread.run_sync(
+        emulator.add_labels, labels_entries(source, dict.fromkeys(keys, boxed))
+    )
+    report = await scan(config_for(state=str(state)))
+    assert report.stats.hits == len(keys)
+
+
+async def test_yolo_labels_follow_ultralytics_rule_for_keys_with_an_images_folder(
+    s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any, tmp_path: Path
+) -> None:
+    state = tmp_path / "ledger.sqlite"
+    keys = ["raw/images/IMG_0001.jpg", "plain/IMG_0002.jpg"]
+    await _yolo_ledger(s3, emulator, config_for, buckets[0], state, keys)
+    out = tmp_path / "out"
+    await export(state, ["yolo"], str(out))
+    root = out / "yolo"
+    # Ultralytics replaces the *last* /images/ of the image's path with /labels/
+    assert (root / "images/Robin/raw/labels/IMG_0001.txt").exists()
+    assert (root / "labels/Robin/plain/IMG_0002.txt").exists()
+    assert len(validators.yolo(root)) == 2
+    # an absolute dataset root: training finds train.txt from any working directory
+    data = yaml.safe_load((root / "data.yaml").read_text())
+    assert Path(data["path"]).is_absolute()
+    assert Path(data["path"]) == root.resolve()
+
+
+async def test_yolo_refuses_two_images_that_would_share_a_label_file_and_writes_nothing(
+    s3: Any,
+    moto: Any,
+    emulator: EmulatorProcess,
+    buckets: tuple[str, str],
+    config_for: Any,
+    tmp_path: Path,
+) -> None:
+    source, dest = buckets
+    state = tmp_path / "ledger.sqlite"
+    await _yolo_ledger(s3, emulator, config_for, source, state, ["pair.jpg", "pair.png", "x.jpg"])
+    out = tmp_path / "out"
+    with pytest.raises(ExportError, match=r"both would use the label file .*pair\.txt"):
+        await export(state, ["yolo"], str(out))
+    assert not out.exists() or not any(out.rglob("*"))
+    with pytest.raises(ExportError, match="pair"):
+        await export(state, ["yolo"], f"s3://{dest}/exports", s3_endpoint_url=moto.endpoint_url)
+    assert await list_keys(s3, dest, "exports/") == []

@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import orjson
 import pytest
-from helpers import JPEG, labels_entries, list_keys, seed
+from helpers import jpeg, labels_entries, list_keys, seed
 
 from asyncfilter import ConfigError, ImageResult, Outcome, ScanConfig, scan
 from asyncfilter.testing import EmulatorProcess
@@ -32,7 +32,7 @@ async def seed_band(s3: Any, emulator: EmulatorProcess, bucket: str) -> dict[str
     plan = {f"sure-{i}.jpg": 95.0 for i in range(6)}
     plan |= {f"maybe-{i}.jpg": 70.0 for i in range(5)}
     plan |= {f"faint-{i}.jpg": 40.0 for i in range(3)}
-    await seed(s3, bucket, dict.fromkeys(plan, JPEG))
+    await seed(s3, bucket, {k: jpeg(k) for k in plan})
     entries = labels_entries(bucket, {k: [robin_at(c)] for k, c in plan.items()})
     await anyio.to_thread.run_sync(emulator.add_labels, entries)
     return {k: "hit" if c >= 80 else "review" if c >= 60 else "miss" for k, c in plan.items()}

@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import orjson
 import pytest
-from helpers import JPEG, labels_entries, list_keys, robin, seed
+from helpers import jpeg, labels_entries, list_keys, robin, seed
 from test_cli import cli_env, scan_argv
 
 from asyncfilter import CredentialsError, ImageResult, SourceError, scan
@@ -25,7 +25,7 @@ async def admin(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 async def seed_robins(s3: Any, emulator: EmulatorProcess, bucket: str, count: int) -> list[str]:
     keys = [f"img/{i:04d}.jpg" for i in range(count)]
-    await seed(s3, bucket, dict.fromkeys(keys, JPEG))
+    await seed(s3, bucket, {k: jpeg(k) for k in keys})
     entries = labels_entries(bucket, {k: [robin()] if i % 2 else [] for i, k in enumerate(keys)})
     await admin(emulator.add_labels, entries)
     return keys

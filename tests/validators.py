@@ -85,7 +85,9 @@ def yolo(root: Path) -> dict[str, list[list[float]]]:
     classes = set(data["names"])
     labels = {}
     for image in (root / "train.txt").read_text().split():
-        label = root / "labels" / Path(image.removeprefix("./images/")).with_suffix(".txt")
+        # Ultralytics' rule: the last /images/ becomes /labels/, the extension .txt
+        head, _, tail = f"/{image.removeprefix('./')}".rpartition("/images/")
+        label = root / Path(f"{head}/labels/{tail}".lstrip("/")).with_suffix(".txt")
         rows = []
         for row in label.read_text().splitlines():
             cls, *values = row.split()

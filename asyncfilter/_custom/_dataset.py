@@ -97,7 +97,8 @@ def select(
         if kind == name:
             raise ConfigError(f"--negatives {kind}: that is the class being trained")
         if kind == "rejected":
-            chosen = [r for r in rows if r.verdict == "rejected" and r.class_name == name]
+            # a rejected image may have lost its folder since (a later run makes it a miss)
+            chosen = [r for r in rows if r.verdict == "rejected" and r.class_name in (name, None)]
             if not chosen:
                 warnings.append(
                     f"--negatives rejected: no image of {name} was rejected by a reviewer"

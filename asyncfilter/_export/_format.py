@@ -31,6 +31,8 @@ class ExportContext:
     """Class name to id (0-based); formats that count from 1 add one."""
     job_name: str = "asyncfilter"
     limits: ManifestLimits = field(default_factory=ManifestLimits)
+    local_root: str | None = None
+    """The absolute folder the export is written to, when it is a local one (not S3)."""
 
 
 @dataclass(slots=True)

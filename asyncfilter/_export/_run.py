@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,14 @@ from .._clients import open_plain_s3, session_for
 from .._errors import ConfigError
 from .._ledger import Ledger
 from .._results import Outcome
+from ._catalog import FORMAT_HELP
 from ._coco import coco
 from ._format import Builder, Built, ExportContext, ManifestLimits
 from ._groundtruth import classification, detection
 from ._labelstudio import labelstudio
 from ._records import Record, class_ids, records_from_rows
 from ._review import review_manifest
-from ._sink import is_s3, write_files
+from ._sink import is_s3, local_root, write_files
 from ._sizes import read_sizes
 from ._yolo import yolo
 
@@ -49,6 +50,7 @@ FORMATS: dict[str, _Format] = {
     "jsonl": _Format(None, frozenset(Outcome), needs_sizes=False),
 }
 """Every export format by name. ``jsonl`` is the whole ledger, one object a line."""
+assert list(FORMATS) == list(FORMAT_HELP), "the catalog and the registry list the same formats"
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +167,9 @@ async def export(
                 for name, records in selected.items()
             }
         limits = limits or ManifestLimits()
+        root = local_root(to)
         built = {
-            name: _build(name, records, rows, job_name, limits)
+            name: _build(name, records, rows, ExportContext({}, job_name, limits, root))
             for name, records in selected.items()
         }
         files = [f for b in built.values() for f in b.files]
@@ -195,16 +198,12 @@ def _outcomes(outcomes: Collection[Outcome | str] | None) -> frozenset[Outcome] 
 
 
 def _build(
-    name: str,
-    records: list[Record],
-    rows: list[dict[str, Any]],
-    job_name: str,
-    limits: ManifestLimits,
+    name: str, records: list[Record], rows: list[dict[str, Any]], ctx: ExportContext
 ) -> Built:
     spec = FORMATS[name]
     if spec.build is None:  # the ledger itself
         return Built(files=[("ledger.jsonl", ledger_jsonl(rows))], images=len(rows))
-    return spec.build(records, ExportContext(class_ids(records), job_name, limits))
+    return spec.build(records, replace(ctx, classes=class_ids(records)))
 
 
 def ledger_jsonl(rows: list[dict[str, Any]]) -> bytes:

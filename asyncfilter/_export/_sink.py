@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import anyio
@@ -16,6 +16,14 @@ import anyio
 from .._aws import classify
 from .._config import S3Location
 from .._errors import ExportError
+
+
+def local_root(to: str) -> str | None:
+    """The absolute folder an export to ``to`` lands in, or ``None`` for an ``s3://`` URL.
+    Pure string work (no file system access), so it is safe on the event loop."""
+    if is_s3(to):
+        return None
+    return str(PurePath(os.path.normpath(os.path.join(os.getcwd(), os.path.expanduser(to)))))
 
 
 def is_s3(to: str) -> bool:

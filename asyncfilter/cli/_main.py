@@ -1,7 +1,11 @@
-"""The ``asyncfilter`` command: ``scan``, ``plan``, ``export``, ``emulator`` and ``demo``.
+"""The ``asyncfilter`` command: ``scan``, ``plan``, ``export``, and, to try it all without
+AWS, ``playground``, ``emulator`` and ``demo``.
 
 Exit codes: 0 finished or stopped by a rule; 1 aborted by an error; 2 bad usage or
 configuration; 130 interrupted. Every error is one line on stderr, before anything is paid.
+
+Modules that need the AWS stack are imported inside the commands that use them, so that
+``asyncfilter --help`` answers at once.
 """
 
 from __future__ import annotations
@@ -9,26 +13,25 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import click
 import orjson
-from rich.console import Console
 
 from .._config import S3Location, ScanConfig
 from .._errors import ConfigError, ExportError, SweepAborted
-from .._export import FORMATS as EXPORT_FORMATS
-from .._export import ExportReport, export
-from .._export._run import ledger_jsonl
-from .._ledger import default_state_path
+from .._export import FORMAT_HELP
 from .._results import Report, StopReason
-from .._scan import Sweep, open_scan
 from ._logging import configure_logging
 from ._model import model as model_command
-from ._output import ResultsWriter, export_text, show_progress, summary_text
-from ._scan_model import MODEL_COST_NOTE, config_for_model, last_resort, model_detector
 from ._train import train as train_command
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .._export import ExportReport
+    from .._scan import Sweep
 
 EXIT_OK, EXIT_ABORTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -53,7 +56,9 @@ def sweep_options(command: Any) -> Any:
         click.option("--label", "labels", multiple=True, required=True,
                      help="Wanted label (repeatable)."),
         click.option("--threshold", type=click.FloatRange(0, 100), default=80.0,
-                     show_default=True),
+                     show_default=True,
+                     help="Confidence (0-100) a wanted label needs for a hit; sent as "
+                     "MinConfidence."),
         click.option("--review-threshold", type=click.FloatRange(0, 100),
                      help="Copy images whose best wanted label is at least this confident, but "
                      "below --threshold, to a review location (not counted toward --target)."),
@@ -65,8 +70,20 @@ def sweep_options(command: Any) -> Any:
                      help="Never make more than this many paid calls (across resumed runs)."),
         click.option("--budget-usd", type=click.FloatRange(min=0, min_open=True),
                      help="Stop before the estimated spend would pass this (across runs)."),
-        click.option("--miss-cutoff", type=_positive, help="Stop after this many misses in a row."),
-        click.option("--concurrency", type=_positive, default=32, show_default=True),
+        click.option("--miss-cutoff", type=_positive,
+                     help="Stop after this many misses in a row: catches a typo or a wrong "
+                     "bucket fast; it cannot judge the data (see --min-hit-rate)."),
+        click.option("--min-hit-rate", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                     help="Stop once the hit rate is below this share with 95% confidence "
+                     "(anytime-valid; e.g. 0.05)."),
+        click.option("--order", type=click.Choice(["random", "listing"]),
+                     help="Sweep in a random order (default with a ledger: every prefix is a "
+                     "fair sample, so the estimate holds) or in listing order (streams at once)."),
+        click.option("--seed", type=int,
+                     help="The random order's seed (default: derived from the sweep, so a "
+                     "resume continues the same order)."),
+        click.option("--concurrency", type=_positive, default=32, show_default=True,
+                     help="DetectLabels calls in flight at once (the rate is set by --tps)."),
         click.option("--tps", type=click.FloatRange(min=0, min_open=True), default=50.0,
                      show_default=True,
                      help="DetectLabels calls per second (keep it at or under your quota)."),
@@ -83,6 +100,9 @@ def sweep_options(command: Any) -> Any:
                      help="Sent as ExpectedBucketOwner on every S3 call."),
         click.option("--max-error-rate", type=click.FloatRange(0, 1, min_open=True),
                      help="Abort when more than this share of the last 50 images failed."),
+        click.option("--no-dedupe", is_flag=True,
+                     help="Pay for every object, even copies of the same bytes (same size and "
+                     "ETag), which are otherwise answered once."),
         click.option("--state", type=click.Path(dir_okay=False),
                      help="The ledger file (default: one per source under ~/.cache/asyncfilter)."),
         click.option("--no-state", is_flag=True,
@@ -94,9 +114,11 @@ def sweep_options(command: Any) -> Any:
         click.option("--rekognition-endpoint-url",
                      help="Rekognition endpoint (default: AWS or env)."),
         click.option("--log-format", type=click.Choice(["auto", "console", "json"]),
-                     default="auto"),
+                     default="auto", show_default=True,
+                     help="Logs on stderr: console on a terminal, JSON lines elsewhere."),
         click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
-                     default="warning", show_default=True),
+                     default="warning", show_default=True,
+                     help="info: start, stop rules, summary; debug: every page, retry and image."),
     ]  # fmt: skip
     for option in reversed(options):
         command = option(command)
@@ -108,7 +130,16 @@ def config_from(opts: dict[str, Any]) -> ScanConfig:
     state = None
     if not opts["no_state"]:
         source = S3Location.parse(opts["source"], what="source")
-        state = opts["state"] or str(default_state_path(source.bucket, source.prefix))
+        # the S3 service is part of the ledger's identity: the same bucket name at another
+        # endpoint (MinIO, another provider) is another bucket
+        endpoint = (
+            opts["s3_endpoint_url"]
+            or os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL")
+        )
+        from .._ledger import default_state_path
+
+        state = opts["state"] or str(default_state_path(source.bucket, source.prefix, endpoint))
     return ScanConfig(
         source=opts["source"],
         dest=opts["dest"],
@@ -121,6 +152,9 @@ def config_from(opts: dict[str, Any]) -> ScanConfig:
         max_scan=opts["max_scan"],
         budget_usd=opts["budget_usd"],
         miss_cutoff=opts["miss_cutoff"],
+        min_hit_rate=opts["min_hit_rate"],
+        order=opts["order"],
+        seed=opts["seed"],
         concurrency=opts["concurrency"],
         tps=opts["tps"],
         adaptive=not opts["fixed_rate"],
@@ -130,6 +164,7 @@ def config_from(opts: dict[str, Any]) -> ScanConfig:
         s3_max_attempts=opts["s3_max_attempts"],
         expected_bucket_owner=opts["expected_bucket_owner"],
         max_error_rate=opts["max_error_rate"],
+        dedupe=not opts["no_dedupe"],
         state=state,
         region=opts["region"],
         profile=opts["profile"],
@@ -138,7 +173,7 @@ def config_from(opts: dict[str, Any]) -> ScanConfig:
     )
 
 
-_FORMAT_CHOICE = click.Choice(list(EXPORT_FORMATS))
+_FORMAT_CHOICE = click.Choice(list(FORMAT_HELP))
 
 
 @cli.command()
@@ -167,7 +202,28 @@ _FORMAT_CHOICE = click.Choice(list(EXPORT_FORMATS))
 @click.option("--model-units", type=_positive, default=1, show_default=True,
               help="Inference units when --start-model starts the model.")  # fmt: skip
 def scan(**opts: Any) -> int:
-    """Sweep SOURCE, copy images that show a wanted label to DEST/<name>/<key>."""
+    """Sweep SOURCE, copy images that show a wanted label to DEST/<name>/<key>.
+
+    \b
+    Examples:
+      # up to 500 robins at 80% confidence, at most $10, 50 calls a second
+      asyncfilter scan s3://scraped/robin/ --dest s3://training --label Robin \\
+          --threshold 80 --target 500 --budget-usd 10 --tps 50
+      # keep a review band (60-80%) for a person, and write a Custom Labels manifest
+      asyncfilter scan s3://scraped/robin/ --dest s3://training --label Robin \\
+          --review-threshold 60 --manifest gt-classification
+      # against the local playground (see `asyncfilter playground`)
+      asyncfilter scan s3://demo-scraped --dest s3://demo-training --label Robin
+      # with a Custom Labels model (`asyncfilter train`), started and stopped for the sweep
+      asyncfilter scan s3://scraped-2/ --dest s3://training --label Robin \\
+          --model arn:aws:rekognition:...:project/robins/version/... --start-model
+
+    A ledger (--state) remembers every answer: a second run, a resume after Ctrl-C, or a scan
+    with another label or a higher threshold pays nothing twice. See `asyncfilter plan` to
+    see what a scan would cost first.
+    """
+    from ._scan_model import config_for_model
+
     if opts["start_model"] and not opts["model"]:
         raise ConfigError("--start-model needs --model ARN")
     config = config_for_model(config_from(opts), opts["model"], bool(opts["state"]))
@@ -200,6 +256,13 @@ async def _scan(
     manifests: tuple[tuple[str, ...], str] = ((), ""),
     model: tuple[str | None, bool, int] = (None, False, 1),
 ) -> int:
+    from rich.console import Console
+
+    from .._export import export
+    from .._scan import open_scan
+    from ._output import ResultsWriter, export_text, show_progress, summary_text
+    from ._scan_model import MODEL_COST_NOTE, model_detector
+
     console = Console(stderr=True)
     writer = ResultsWriter(results) if results else None
     report: Report | None = None
@@ -214,7 +277,7 @@ async def _scan(
                 ):
                     tg.start_soon(_watch_signals, sweep, console)
                     if progress:
-                        tg.start_soon(show_progress, sweep, console)
+                        tg.start_soon(show_progress, sweep, console, config.target)
                     async for result in sweep:
                         if writer is not None:
                             writer.write(result)
@@ -274,11 +337,18 @@ async def _scan(
 
 async def _watch_signals(sweep: Sweep, console: Console) -> None:
     """First SIGINT/SIGTERM: stop gracefully. Second: leave at once."""
+    from ._scan_model import last_resort
+
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         received = 0
         async for _ in signals:
             received += 1
             if received > 1:
+                # leave the terminal on a clean line with its cursor back: the live progress
+                # line has no newline and hides the cursor while it is drawn
+                console.show_cursor(True)
+                console.file.write("\n")
+                console.file.flush()
                 last_resort()  # a model this sweep started is stopped even now
                 os._exit(EXIT_INTERRUPTED)
             sweep.request_stop()
@@ -360,10 +430,12 @@ def plan(**opts: Any) -> int:
 def export_command(**opts: Any) -> int:
     """Write the ledger's copied images as training manifests, without a Rekognition call.
 
-    Formats: gt-classification and gt-detection (SageMaker Ground Truth manifests, which
-    Rekognition Custom Labels imports), coco, yolo, labelstudio (pre-annotated tasks) and jsonl
-    (the whole ledger).
+    \b
+    Formats:
     """
+    from .._export import export
+    from ._output import export_text
+
     formats: tuple[str, ...] = opts["formats"] or ("jsonl",)
     to: str | None = opts["to"]
     if to in (None, "-"):
@@ -392,7 +464,13 @@ def export_command(**opts: Any) -> int:
     return EXIT_OK
 
 
+export_command.help = (export_command.help or "") + "".join(
+    f"  {name:<18} {line}\n" for name, line in FORMAT_HELP.items()
+)
+
+
 def _ledger_to_stdout(state: str) -> int:
+    from .._export._run import ledger_jsonl
     from .._ledger import Ledger
 
     async def rows() -> list[dict[str, Any]]:
@@ -415,17 +493,37 @@ def _ledger_to_stdout(state: str) -> int:
     help="Labels file (JSON Lines).",
 )
 @click.option("--s3-endpoint-url", help="Where to read objects from (moto, MinIO, S3).")
-@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0)
-@click.option("--jitter-ms", type=click.FloatRange(min=0), default=0.0)
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="Time each answer takes, as the service's would.",
+)
+@click.option(
+    "--jitter-ms",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="Random spread around --latency-ms.",
+)
 @click.option("--tps", type=click.FloatRange(min=0, min_open=True), help="Quota before throttling.")
-@click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0)
-@click.option("--error-code", default="InternalServerError", show_default=True)
+@click.option(
+    "--error-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Share of calls answered with --error-code.",
+)
+@click.option(
+    "--error-code",
+    default="InternalServerError",
+    show_default=True,
+    help="The error injected by --error-rate.",
+)
 @click.option(
     "--object-check/--no-object-check",
     default=True,
     help="Read each object from S3 to reject what the real service rejects.",
 )
-@click.option("--seed", type=int)
+@click.option("--seed", type=int, help="Seed for latency and injected faults (repeatable runs).")
 def emulator(**opts: Any) -> int:
     """Run the local Rekognition emulator (DetectLabels, Custom Labels) on 127.0.0.1."""
     from ..testing._emulator import EmulatorSettings, RekognitionEmulator
@@ -459,8 +557,48 @@ def emulator(**opts: Any) -> int:
 
 
 @cli.command()
-@click.option("--images", type=click.IntRange(50, 3000), default=300, show_default=True)
-@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--empty", is_flag=True, help="Start with no buckets (seed your own).")
+@click.option(
+    "--images",
+    type=click.IntRange(50, 3000),
+    default=300,
+    show_default=True,
+    help="How many demo images to seed.",
+)
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(min=0),
+    default=120.0,
+    show_default=True,
+    help="How long the emulator takes to answer, like the real service.",
+)
+@click.option(
+    "--tps",
+    type=click.FloatRange(min=0, min_open=True),
+    default=40.0,
+    show_default=True,
+    help="The emulator's quota: calls above it are throttled.",
+)
+def playground(empty: bool, images: int, latency_ms: float, tps: float) -> int:
+    """Run local S3 (moto) and the Rekognition emulator until Ctrl-C, to try asyncfilter by
+    hand: prints the environment to export and a scan line to paste in another terminal."""
+    from ..testing._playground import run_playground
+
+    return run_playground(images=images, seeded=not empty, latency_ms=latency_ms, tps=tps,
+                          echo=click.echo)  # fmt: skip
+
+
+@cli.command()
+@click.option(
+    "--images",
+    type=click.IntRange(50, 3000),
+    default=300,
+    show_default=True,
+    help="How many images the demo bucket holds.",
+)
+@click.option(
+    "--seed", type=int, default=7, show_default=True, help="Seed for the demo's images and labels."
+)
 def demo(images: int, seed: int) -> int:
     """A real sweep over HTTP against local moto S3 and the emulator: no AWS account needed."""
     from ..testing._demo import run_demo

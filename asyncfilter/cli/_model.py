@@ -12,16 +12,16 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import click
 import orjson
 
-from .._custom._calls import open_rekognition
-from .._custom._models import ModelState, model_states, start_model, stop_model
 from .._custom._pricing import PRICES
-from .._custom._registry import Registry
+
+if TYPE_CHECKING:  # the AWS stack is imported when a command runs, not for --help
+    from .._custom._models import ModelState
 
 T = TypeVar("T")
 
@@ -42,6 +42,8 @@ def aws_options(command: Any) -> Any:
 
 def with_client(opts: dict[str, Any], work: Callable[[Any], Awaitable[T]]) -> T:
     """Run ``work(client)`` with a Custom Labels client built from the options."""
+
+    from .._custom._calls import open_rekognition
 
     async def run() -> T:
         async with AsyncExitStack() as stack:
@@ -118,6 +120,8 @@ def model() -> None:
 @aws_options
 def start(**opts: Any) -> int:
     """StartProjectVersion: the model answers DetectCustomLabels once RUNNING."""
+    from .._custom._models import start_model
+
     arn: str = opts["arn"]
     click.echo(
         f"starting {arn} with {opts['units']} inference unit(s): "
@@ -154,6 +158,8 @@ def start(**opts: Any) -> int:
 @aws_options
 def stop(**opts: Any) -> int:
     """StopProjectVersion: billing ends once the model is stopped."""
+    from .._custom._models import stop_model
+
     state = with_client(
         opts,
         lambda client: stop_model(
@@ -179,6 +185,9 @@ def status(**opts: Any) -> int:
 
     Stops every model asyncfilter started whose --max-hours deadline has passed.
     """
+    from .._custom._models import model_states
+    from .._custom._registry import Registry
+
     registry = Registry()
     states = with_client(
         opts,

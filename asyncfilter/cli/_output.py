@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import anyio
 import orjson
@@ -12,40 +13,69 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from .._export import ExportReport
 from .._results import ImageResult, Report, Stats
-from .._scan import Sweep
+from ._estimate_text import estimate_text, forecast_text
+
+if TYPE_CHECKING:
+    from .._export import ExportReport
+    from .._scan import Sweep
+
+
+def _short(n: float) -> str:
+    """1,234 / 12.3k / 1.23M: four significant figures at most, so the line keeps its width."""
+    if n < 10_000:
+        return f"{n:,.0f}"
+    if n < 1_000_000:
+        return f"{n / 1000:.3g}k"
+    return f"{n / 1_000_000:.3g}M"
 
 
 def progress_text(stats: Stats) -> Text:
-    review: tuple[tuple[str, str] | str, ...] = (
-        (("  review ", "dim"), (f"{stats.review:,}", "bold yellow")) if stats.review else ()
-    )
-    return Text.assemble(
-        ("scanned ", "dim"),
-        (f"{stats.decided:,}", "bold"),
-        ("  hits ", "dim"),
-        (f"{stats.hits:,}", "bold green"),
-        *review,
-        ("  misses ", "dim"),
-        f"{stats.misses:,}",
-        ("  skipped ", "dim"),
-        f"{stats.skipped:,}",
-        ("  errors ", "dim"),
-        (f"{stats.errors:,}", "bold red" if stats.errors else ""),
-        ("  ", ""),
-        f"{stats.images_per_s:,.1f} img/s",
-        ("  spent ", "dim"),
-        f"${stats.estimated_cost_usd:,.3f}",
-    )
+    """The live line, short enough for an 80-column terminal even at millions of images.
+    Skipped objects (free, listed in the summary) and zero counts of the rarer outcomes are
+    left out."""
+    parts: list[tuple[str, str]] = [
+        (_short(stats.decided), "bold"),
+        (" done  ", "dim"),
+        (_short(stats.hits), "bold green"),
+        (" hit ", "dim"),
+    ]
+    if stats.review:
+        parts += [(_short(stats.review), "bold yellow"), (" rev ", "dim")]
+    parts += [(_short(stats.misses), ""), (" miss ", "dim")]
+    parts += [(_short(stats.errors), "bold red" if stats.errors else ""), (" err ", "dim")]
+    if stats.retries:
+        parts += [(_short(stats.retries), "yellow"), (" retry ", "dim")]
+    rate, spent = stats.images_per_s, stats.estimated_cost_usd
+    parts += [
+        (f" {rate:.1f}/s " if rate < 100 else f" {_short(rate)}/s ", ""),
+        # cents matter while the bill is small
+        (f"${spent:.2f}" if spent < 100 else f"${_short(spent)}", ""),
+    ]
+    return Text.assemble(*parts)
 
 
-async def show_progress(sweep: Sweep, console: Console) -> None:
-    """Redraw the progress line four times a second until cancelled."""
-    with Live(progress_text(sweep.stats()), console=console, transient=True) as live:
+def progress_lines(stats: Stats, target: int | None = None) -> Text:
+    """The counts, then what they say so far: the hit rate, the forecast, a typo hint. Each
+    line fits 80 columns."""
+    lines = [progress_text(stats)]
+    if stats.hit_rate is not None:
+        lines.append(
+            Text(estimate_text(stats.hit_rate, random_order=stats.random_order, brief=True))
+        )
+    if stats.forecast is not None and target is not None:
+        lines.append(Text(forecast_text(stats.forecast, target=target, calls_per_s=stats.rate)))
+    if stats.hint:
+        lines.append(Text(stats.hint, style="bold yellow"))
+    return Text("\n").join(lines)
+
+
+async def show_progress(sweep: Sweep, console: Console, target: int | None = None) -> None:
+    """Redraw the progress lines four times a second until cancelled."""
+    with Live(progress_lines(sweep.stats(), target), console=console, transient=True) as live:
         while True:
             await anyio.sleep(0.25)
-            live.update(progress_text(sweep.stats()))
+            live.update(progress_lines(sweep.stats(), target))
 
 
 def summary_text(report: Report) -> str:
@@ -59,22 +89,35 @@ def summary_text(report: Report) -> str:
         f"elapsed {s.elapsed_s:.2f} s  {s.images_per_s:,.1f} images/s  paid calls {s.paid_calls:,}"
         f"  estimated cost ${s.estimated_cost_usd:,.3f}",
     ]
+    if report.stop_detail:
+        lines.append(report.stop_detail)
+    if s.hit_rate is not None:
+        lines.append(estimate_text(s.hit_rate, random_order=s.random_order))
+    if s.review_rate is not None and s.review:
+        lines.append(estimate_text(s.review_rate, random_order=s.random_order, what="review rate"))
+    if s.forecast is not None and report.target is not None and s.hits < report.target:
+        lines.append(forecast_text(s.forecast, target=report.target, calls_per_s=s.rate))
+    if report.listing:
+        listing = report.listing
+        lines.append(
+            f"listed {listing['keys']:,} keys in {listing['pages']:,} pages, "
+            f"{listing['seconds']:.1f} s, about ${listing['cost_usd']:.4f}; random order, "
+            f"seed {report.seed}"
+        )
     if report.review_manifest:
         lines.append(f"review band listed in {report.review_manifest}")
     if s.cached:
-        lines.append(
-            f"answered from the ledger {s.cached:,} (saved ${s.saved_usd:,.3f}, no calls made)"
-        )
+        copies = f", {s.duplicates:,} of them copies of other images" if s.duplicates else ""
+        lines.append(f"answered without a call {s.cached:,}{copies} (saved ${s.saved_usd:,.3f})")
     if report.skipped_by_reason:
         lines.append(
             "skipped: " + ", ".join(f"{k} {v}" for k, v in sorted(report.skipped_by_reason.items()))
         )
-    if report.errors_by_code:
-        lines.append(
-            "errors: " + ", ".join(f"{k} {v}" for k, v in sorted(report.errors_by_code.items()))
-        )
-    if s.throttled:
-        lines.append(f"throttled responses retried: {s.throttled:,}")
+    for code, count in sorted(report.errors_by_code.items()):
+        example = report.error_examples.get(code)
+        lines.append(f"error {code} x{count:,}" + (f": {example}" if example else ""))
+    if s.throttled or s.retries:
+        lines.append(f"retried calls {s.retries:,} (throttled responses {s.throttled:,})")
     return "\n".join(lines)
 
 

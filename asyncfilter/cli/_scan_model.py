@@ -5,9 +5,9 @@ With ``--start-model`` the sweep starts it and stops it however the sweep ends (
 stopped by a rule, an error, a first Ctrl-C); a model that was already running is left running,
 since asyncfilter did not start it.
 
-Until the ledger records which detector gave each answer, a ``--model`` sweep keeps its own
-ledger (by default one per source and model), and refuses one holding another detector's
-answers, so a DetectLabels answer is never taken for the model's.
+The ledger never takes one detector's answer for another's, but it keeps one answer an object:
+so a ``--model`` sweep keeps its own ledger (by default one per source and model), and refuses
+one holding DetectLabels answers, which it would replace.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from .._detection import Detector
 from .._detection_custom import CustomLabelsDetector, check_model_running
 from .._errors import ConfigError
 from .._ledger import default_state_path
+from .._models import DETECT_LABELS
 
 MODEL_POLL_S = 10.0
 _LAST_RESORT: list[Callable[[], None]] = []
@@ -62,7 +63,8 @@ def config_for_model(config: ScanConfig, arn: str | None, explicit_state: bool) 
 
 
 async def check_ledger_detector(state: str | None, arn: str) -> None:
-    """Refuse a ledger that holds answers of another detector than the model ``arn``."""
+    """Refuse a ledger holding another detector's answers: the ledger keeps one answer an
+    object, so the model's sweep would replace the answers DetectLabels was paid for."""
     if state is None:
         return
     path = Path(await anyio.Path(state).expanduser())
@@ -70,19 +72,20 @@ async def check_ledger_detector(state: str | None, arn: str) -> None:
         return
     try:
         async with aiosqlite.connect(f"file:{path}?mode=ro", uri=True) as db:
-            query = "SELECT DISTINCT model_version FROM objects WHERE response IS NOT NULL"
+            async with db.execute("PRAGMA table_info(objects)") as cursor:
+                columns = {row[1] async for row in cursor}
+            column = "detector" if "detector" in columns else "NULL"
+            query = f"SELECT DISTINCT {column} FROM objects WHERE response IS NOT NULL"
             async with db.execute(query) as cursor:
-                versions = {row[0] async for row in cursor}
+                found = {row[0] or DETECT_LABELS async for row in cursor}
     except sqlite3.Error:
         return  # not a ledger we can read: the sweep's own open says why
-    # DetectLabels always names its LabelModelVersion; the model's answers carry none (or, once
-    # the ledger records detectors, the model's ARN)
-    others = sorted(str(v) for v in versions - {arn, None})
+    others = sorted(found - {CustomLabelsDetector.identity_of(arn)})
     if others:
         raise ConfigError(
-            f"--state {state} holds answers of another detector (model version "
-            f"{', '.join(others)}); a sweep with --model needs a ledger of its own: pass "
-            "another --state, or leave --state out for the model's default ledger"
+            f"--state {state} holds answers of another detector ({', '.join(others)}), which a "
+            "sweep with --model would replace: pass another --state, or leave --state out "
+            "for the model's own ledger"
         )
 
 

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import sys
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import click
 import orjson
 
-from .._clients import open_plain_s3, session_for
-from .._custom._calls import open_rekognition
-from .._custom._evaluation import TrainingResult, follow_training, latest_version
-from .._custom._training import TrainingPlan, plan_training, run_training
 from .._errors import ConfigError
 from ._model import status_printer
+
+if TYPE_CHECKING:  # the AWS stack is imported when a command runs, not for --help
+    from .._custom._evaluation import TrainingResult
+    from .._custom._training import TrainingPlan
 
 EXIT_INTERRUPTED = 130
 
@@ -96,6 +96,11 @@ def train(**opts: Any) -> int:
 
 
 async def _train(opts: dict[str, Any], started: list[str]) -> int:
+    from .._clients import open_plain_s3, session_for
+    from .._custom._calls import open_rekognition
+    from .._custom._evaluation import follow_training, latest_version
+    from .._custom._training import plan_training, run_training
+
     session = session_for(profile=opts["profile"], region=opts["region"])
     async with AsyncExitStack() as stack:
         s3 = await open_plain_s3(stack, session, endpoint_url=opts["s3_endpoint_url"])

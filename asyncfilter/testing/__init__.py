@@ -6,18 +6,25 @@
   durations, its clock, DetectCustomLabels answers.
 - :func:`emulator_process` and :func:`moto_server`: the emulator and moto's S3 server as child
   processes on free 127.0.0.1 ports.
+- :class:`S3FaultProxy`: SlowDown, denied listings and rejected keys in front of any S3.
 - :class:`FakeLister`, :class:`FakeDetector`, :class:`FakeCopier`: in-process fakes to pass to
   :func:`asyncfilter.scan`.
 - :func:`make_image`: valid JPEG/PNG bytes.
+
+The fakes, the labels store and the launchers import with the core dependencies alone; the
+in-process servers (the emulator, the fault proxy) need aiohttp, from the ``emulator`` extra,
+and are imported on first use.
 """
+
+from importlib import import_module as _import_module
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from ._custom_admin import CustomLabelsAdmin
 from ._custom_state import CustomLabelsSettings
-from ._emulator import EmulatorSettings, RekognitionEmulator
 from ._fakes import FakeCopier, FakeDetector, FakeLister
 from ._images import make_image
 from ._labels import LabelStore
-from ._s3_faults import S3FaultProxy, S3FaultSettings
 from ._servers import (
     TEST_CREDENTIALS,
     EmulatorProcess,
@@ -26,6 +33,26 @@ from ._servers import (
     free_port,
     moto_server,
 )
+
+if _TYPE_CHECKING:
+    from ._emulator import EmulatorSettings, RekognitionEmulator
+    from ._s3_faults import S3FaultProxy, S3FaultSettings
+
+_LAZY = {
+    "EmulatorSettings": "._emulator",
+    "RekognitionEmulator": "._emulator",
+    "S3FaultProxy": "._s3_faults",
+    "S3FaultSettings": "._s3_faults",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "TEST_CREDENTIALS",

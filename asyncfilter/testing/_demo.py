@@ -122,8 +122,9 @@ def image_for(n: int, kind: str) -> bytes:
     if kind == "junk":
         return _JUNK[n % 3][0] if n % 3 < 2 else make_image(40, 40)  # the last: too small
     if n % 7 == 3:
-        return make_image(160 + n % 5, 120, color=(n % 255, 90, 160), orientation=6)
-    return make_image(160 + n % 5, 120, color=(n % 255, 90, 160))
+        return make_image(160 + n % 5, 120, color=(n % 255, 90, 160), orientation=6, tag=b"%d" % n)
+    # every photo has bytes of its own (exact copies would be answered once)
+    return make_image(160 + n % 5, 120, color=(n % 255, 90, 160), tag=b"%d" % n)
 
 
 def _wrapped(command: list[str], width: int = 88) -> str:

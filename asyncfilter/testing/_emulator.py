@@ -64,6 +64,8 @@ class EmulatorSettings:
     error_rate: float = 0.0
     """Share of calls answered with an injected ``error_code`` (after the quota check)."""
     error_code: str = "InternalServerError"
+    error_status: int | None = None
+    """HTTP status of injected errors; default 500 for InternalServerError, else 400."""
     reset_rate: float = 0.0
     """Share of calls whose connection is dropped before any response (a reset)."""
     truncate_rate: float = 0.0
@@ -307,7 +309,9 @@ class RekognitionEmulator:
             raise ServiceError("ThrottlingException", "Rate exceeded")
         if settings.error_rate and self._rng.random() < settings.error_rate:
             stats.injected_errors += 1
-            status = 500 if settings.error_code == "InternalServerError" else 400
+            status = settings.error_status or (
+                500 if settings.error_code == "InternalServerError" else 400
+            )
             raise ServiceError(settings.error_code, "Injected by the emulator", status)
         if settings.latency_ms or settings.jitter_ms:
             delay = self._rng.uniform(
@@ -407,6 +411,12 @@ class RekognitionEmulator:
             from aiobotocore.config import AioConfig
 
             session = aioboto3.Session()
+            if endpoint and not await session._session.get_credentials():
+                # a local S3 stand-in (moto, MinIO...) with nothing in the environment: the
+                # emulator is a stand-in too, so it signs with dummy keys rather than fail
+                session = aioboto3.Session(
+                    aws_access_key_id="testing", aws_secret_access_key="testing"
+                )
             self._s3 = await self._stack.enter_async_context(
                 session.client(
                     "s3",

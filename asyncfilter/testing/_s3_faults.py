@@ -48,6 +48,8 @@ class S3FaultSettings:
     """The only access key ids S3 knows; others get InvalidAccessKeyId. ``None``: any."""
     deny_list: bool = False
     """Answer AccessDenied to HeadBucket and ListObjectsV2, as S3 does without s3:ListBucket."""
+    deny_list_buckets: frozenset[str] = frozenset()
+    """The same, for these buckets only (a destination a role may only write to)."""
     seed: int | None = None
 
 
@@ -86,7 +88,9 @@ class S3FaultProxy:
                 return "credentials"
         listing = request.method == "GET" and request.query.get("list-type") == "2"
         head_bucket = request.method == "HEAD" and request.path.strip("/").count("/") == 0
-        if s.deny_list and (listing or head_bucket):
+        bucket = request.path.strip("/").split("/", 1)[0]
+        denied = s.deny_list or bucket in s.deny_list_buckets
+        if denied and (listing or head_bucket):
             return "denied"
         if listing and (
             (s.list_fail_after is not None and self.listed >= s.list_fail_after)
