@@ -154,6 +154,9 @@ class ScanConfig:
     min_hit_rate: float | None = None
     """Stop (``low_hit_rate``) once the 95% confidence sequence says the share of hits is
     below this, e.g. 0.05."""
+    deliver: bool = True
+    """Copy hits and review images. ``False`` only asks and records the answers (what
+    ``plan --sample`` does), so that a later sweep copies from them without paying again."""
     dedupe: bool = True
     """Pay once per distinct image: objects with the same size and ETag get one answer."""
     preflight: bool = True

@@ -333,6 +333,8 @@ class Engine:
         if outcome is Outcome.MISS:
             return make(Outcome.MISS)
         config = self._config
+        if not config.deliver:  # answers only: a later sweep copies from them, for free
+            return make(outcome)
         if outcome is Outcome.REVIEW:
             bucket, key = config.review_location.bucket, config.review_key(obj.key)
         else:

@@ -21,9 +21,12 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
+from ._config import ScanConfig
+from ._eligibility import skip_reason
 from ._listing import Lister
 from ._models import S3Object
 
@@ -144,3 +147,30 @@ class RandomOrderLister:
         self.listing_seconds = self._clock() - started
         if eligible is not None:
             self.eligible_keys = eligible_keys
+
+
+def sweep_order(inner: Lister, config: ScanConfig) -> RandomOrderLister | None:
+    """The random order a sweep with ``config`` walks (``None`` in listing order): its seed,
+    its eligibility, its scratch file beside the ledger. ``scan`` and ``plan`` both use this,
+    so a plan's sample is the sweep's own first objects."""
+    if config.order != "random":
+        return None
+    spill = os.path.dirname(os.path.expanduser(config.state)) if config.state else None
+    return RandomOrderLister(
+        inner,
+        seed=config.sweep_seed,
+        spill_dir=Path(spill) if spill else None,
+        eligible=lambda o: skip_reason(o, config.longest_key(o.key)) is None,
+    )
+
+
+def listing_figures(lister: RandomOrderLister) -> dict[str, Any] | None:
+    """What listing took and cost, once it has run: for reports and plans."""
+    if lister.listing_seconds is None:
+        return None
+    return {
+        "keys": lister.listed_keys,
+        "pages": lister.listed_pages,
+        "seconds": round(lister.listing_seconds, 3),
+        "cost_usd": round(lister.listing_cost_usd, 6),
+    }

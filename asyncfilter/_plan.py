@@ -1,21 +1,29 @@
 """``plan``: what a sweep would send, what the ledger already answers, and what it would cost.
 
-It lists and looks things up; it never calls DetectLabels.
+It lists and looks things up; it calls DetectLabels only when asked for a sample.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ._clients import check_bucket, make_session, open_s3
 from ._config import ScanConfig
-from ._ledger import Ledger, endpoint_identity, sweep_id
+from ._detection import Detector, detector_identity
+from ._errors import ConfigError
+from ._estimate import Estimate, HitRateTracker
+from ._forecast import Forecast, forecast
+from ._hints import LabelHints
+from ._ledger import Ledger, ObjectState, endpoint_identity, sweep_id
 from ._listing import Lister, S3Lister
-from ._models import DETECT_LABELS
-from ._verdict import Route, route
+from ._matching import Matcher
+from ._models import DETECT_LABELS, Detection, S3Object
+from ._order import listing_figures, sweep_order
+from ._results import Outcome
+from ._verdict import Route, judge, route
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +41,13 @@ class Plan:
     estimated_cost_usd: float
     estimated_seconds: float | None
     notes: list[str] = field(default_factory=list)
+    sampled: int = 0
+    """Calls paid for ``--sample`` (their answers are in the ledger for the sweep to reuse)."""
+    hit_rate: Estimate | None = None
+    """What the ledger's answers for the first objects of the random order say."""
+    forecast: Forecast | None = None
+    hint: str | None = None
+    listing: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,19 +63,37 @@ class Plan:
                 round(self.estimated_seconds, 1) if self.estimated_seconds is not None else None
             ),
             "notes": self.notes,
+            "sampled": self.sampled,
+            "hit_rate": self.hit_rate.to_dict() if self.hit_rate is not None else None,
+            "forecast": self.forecast.to_dict() if self.forecast is not None else None,
+            "hint": self.hint,
+            "listing": self.listing,
         }
 
 
 async def plan(
     config: ScanConfig,
     *,
+    sample: int = 0,
     session: Any | None = None,
     s3_client: Any | None = None,
+    rekognition_client: Any | None = None,
     lister: Lister | None = None,
-    detector: str = DETECT_LABELS,
+    detector: Detector | None = None,
 ) -> Plan:
-    """Forecast ``config``'s sweep: zero DetectLabels calls. Each object is routed exactly as
-    the sweep would route it (:func:`asyncfilter._verdict.route`), for ``detector``'s answers."""
+    """Forecast ``config``'s sweep. Each object is routed exactly as the sweep would route it
+    (:func:`asyncfilter._verdict.route`).
+
+    With no ``sample`` it makes no DetectLabels call. With ``sample=K`` it first pays for K
+    answers on the first objects of the sweep's random order (recorded in the ledger, copied
+    nowhere, so the sweep that follows reuses every one of them for free), and the estimate
+    and forecast come from them.
+    """
+    if sample:
+        if config.state is None or config.order != "random":
+            raise ConfigError("plan --sample needs a ledger (--state) and the random order")
+        await _sample(config, sample, session, s3_client, rekognition_client, lister, detector)
+    detector_id = detector_identity(detector) if detector is not None else DETECT_LABELS
     async with AsyncExitStack() as stack:
         ledger: Ledger | None = None
         prior = 0
@@ -76,6 +109,10 @@ async def plan(
             owner = config.expected_bucket_owner
             await check_bucket(s3_client, config.source.bucket, role="source", expected_owner=owner)
             lister = S3Lister(s3_client, page_size=config.page_size, expected_owner=owner)
+        ordered = sweep_order(lister, config)
+        if ordered is not None:
+            lister = ordered
+        known = _KnownPrefix(config, detector_id)
         listed = answered = to_send = 0
         skipped: Counter[str] = Counter()
         async for page in lister.pages(config.source.bucket, config.source.prefix):
@@ -86,7 +123,9 @@ async def plan(
             )
             for obj in page:
                 listed += 1
-                way, reason = route(obj, states.get(obj.key), config, detector)
+                state = states.get(obj.key)
+                way, reason = route(obj, state, config, detector_id)
+                known.see(obj, state, way)
                 if way is Route.SKIP:
                     assert reason is not None
                     skipped[reason.value] += 1
@@ -102,6 +141,9 @@ async def plan(
         notes.append(f"the scan cap or budget stops the sweep after {would_send} more calls")
     if config.target is not None:
         notes.append(f"the hit target ({config.target}) may stop it sooner")
+    if ordered is None:
+        notes.append("no estimate in listing order: its first objects are no fair sample")
+    hit_rate = known.estimate(ordered.eligible_keys if ordered is not None else None)
     return Plan(
         listed=listed,
         skipped_by_reason=dict(skipped),
@@ -112,4 +154,89 @@ async def plan(
         estimated_cost_usd=config.prices.cost(would_send, after=prior),
         estimated_seconds=would_send / config.tps if config.tps else None,
         notes=notes,
+        sampled=sample,
+        hit_rate=hit_rate,
+        forecast=(
+            forecast(
+                hit_rate,
+                hits=known.hits,
+                target=config.target,
+                prices=config.prices,
+                after_calls=prior,
+                calls_per_s=config.tps,
+            )
+            if hit_rate is not None and config.target is not None
+            else None
+        ),
+        hint=known.hints.hint(min_answered=1) if not known.hits else None,
+        listing=listing_figures(ordered) if ordered is not None else None,
+    )
+
+
+class _KnownPrefix:
+    """The ledger's answers for the first objects of the random order, up to the first object
+    it does not know: a prefix of the order, so a uniform sample of the bucket."""
+
+    def __init__(self, config: ScanConfig, detector_id: str) -> None:
+        self._config = config
+        self._detector_id = detector_id
+        self._matcher = Matcher(config.labels, config.min_confidence)
+        self.tracker = HitRateTracker()
+        self.hints = LabelHints(config.labels)
+        self.hits = 0
+        self._open = True
+
+    def see(self, obj: S3Object, state: ObjectState | None, way: Route) -> None:
+        if not self._open or way is Route.SKIP or way is Route.KNOWN:
+            return
+        if way is not Route.CACHED or state is None or state.response is None:
+            self._open = False  # the first object with no answer ends the fair sample
+            return
+        detection = Detection.from_response(state.response, state.model_version)
+        self.hints.add(detection.labels)
+        outcome, _ = judge(self._matcher.match(detection.labels), state, obj, self._config)
+        hit = outcome is Outcome.HIT
+        self.hits += hit
+        self.tracker.add(hit)
+
+    def estimate(self, population: int | None) -> Estimate | None:
+        self.tracker.population = population
+        return self.tracker.estimate()
+
+
+async def _sample(
+    config: ScanConfig,
+    count: int,
+    session: Any | None,
+    s3_client: Any | None,
+    rekognition_client: Any | None,
+    lister: Lister | None,
+    detector: Detector | None,
+) -> None:
+    """Pay for ``count`` answers on the first objects of the sweep's own random order; they
+    are recorded, copied nowhere, and counted in the sweep's spend (it is the same sweep)."""
+    from ._scan import scan  # the sweep machinery, only when sampling
+
+    assert config.state is not None
+    ledger = await Ledger.open(config.state)
+    try:
+        prior = await ledger.paid_calls(sweep_id(config.identity))
+    finally:
+        await ledger.aclose()
+    sampling = replace(
+        config,
+        deliver=False,
+        max_scan=prior + count,
+        target=None,
+        miss_cutoff=None,
+        min_hit_rate=None,
+        max_error_rate=None,
+    )
+    await scan(
+        sampling,
+        session=session,
+        s3_client=s3_client,
+        rekognition_client=rekognition_client,
+        lister=lister,
+        detector=detector,
     )

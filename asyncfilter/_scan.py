@@ -11,7 +11,6 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -28,13 +27,12 @@ from ._config import ScanConfig
 from ._controller import Controller
 from ._copying import Copier, S3Copier
 from ._detection import Detector, RekognitionDetector, detector_identity
-from ._eligibility import skip_reason
 from ._engine import Emit, Engine
 from ._errors import SweepAborted
 from ._ledger import Ledger, endpoint_identity, sweep_id
 from ._listing import Lister, S3Lister
 from ._log import logger
-from ._order import RandomOrderLister
+from ._order import listing_figures, sweep_order
 from ._results import ImageResult, Report, Stats, StopReason
 from ._review_band import ReviewBand
 
@@ -243,25 +241,11 @@ async def open_scan(
         raise
 
 
-def _in_random_order(config: ScanConfig, services: _Services) -> RandomOrderLister | None:
-    """Wrap the lister so that the sweep walks a random order (see :mod:`asyncfilter._order`),
-    spilling the listing beside the ledger (or in the temporary folder)."""
-    if config.order != "random":
-        return None
-    spill = Path(config.state).expanduser().parent if config.state is not None else None
-    lister = RandomOrderLister(
-        services.lister,
-        seed=config.sweep_seed,
-        spill_dir=spill,
-        eligible=lambda o: skip_reason(o, config.longest_key(o.key)) is None,
-    )
-    services.lister = lister
-    return lister
-
-
 @asynccontextmanager
 async def _running(config: ScanConfig, services: _Services) -> AsyncIterator[Sweep]:
-    ordered = _in_random_order(config, services)
+    ordered = sweep_order(services.lister, config)
+    if ordered is not None:
+        services.lister = ordered
     # the clock starts once the clients are ready
     controller = Controller(
         config,
@@ -270,7 +254,7 @@ async def _running(config: ScanConfig, services: _Services) -> AsyncIterator[Swe
     )
     if ordered is not None:
         controller.seed = ordered.seed
-        controller.listing = lambda: _listing_figures(ordered)
+        controller.listing = lambda: listing_figures(ordered)
     send, receive = anyio.create_memory_object_stream[ImageResult](config.effective_queue_size)
     band = ReviewBand(config, services.ledger) if config.review_threshold is not None else None
 
@@ -328,15 +312,4 @@ def _described(config: ScanConfig, services: _Services) -> dict[str, Any]:
         "state": config.state,
         "detector": detector_identity(services.detector),
         "prior_paid_calls": services.prior_paid,
-    }
-
-
-def _listing_figures(lister: RandomOrderLister) -> dict[str, Any] | None:
-    if lister.listing_seconds is None:
-        return None
-    return {
-        "keys": lister.listed_keys,
-        "pages": lister.listed_pages,
-        "seconds": round(lister.listing_seconds, 3),
-        "cost_usd": round(lister.listing_cost_usd, 6),
     }

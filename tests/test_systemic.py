@@ -46,7 +46,12 @@ async def test_listing_that_fails_for_good_stops_and_keeps_what_was_decided(
     ledger = tmp_path / "ledger.sqlite"
     async with proxy.serve() as url:
         cfg = config_for(
-            s3_endpoint_url=url, page_size=10, s3_max_attempts=2, state=str(ledger), concurrency=4
+            s3_endpoint_url=url,
+            page_size=10,
+            s3_max_attempts=2,
+            state=str(ledger),
+            concurrency=4,
+            order="listing",  # streaming: the first page is decided while the second is listed
         )
         with pytest.raises(SourceError, match=rf"listing s3://{source} failed: SlowDown") as err:
             await scan(cfg, on_result=results.append)
@@ -173,3 +178,28 @@ async def test_cli_listing_failure_keeps_results_and_summary(
     assert summary["stop_reason"] == "aborted"
     lines = results.read_bytes().splitlines()
     assert 0 < len(lines) == summary["decided"] <= 10
+
+
+async def test_a_listing_that_fails_for_good_in_random_order_stops_before_any_call(
+    s3: Any,
+    moto: MotoServer,
+    emulator: EmulatorProcess,
+    buckets: tuple[str, str],
+    config_for: Any,
+    tmp_path: Path,
+) -> None:
+    """A random order lists everything first: a listing that fails stops it before it pays."""
+    source, _ = buckets
+    await seed_robins(s3, emulator, source, 30)
+    proxy = S3FaultProxy(moto.endpoint_url, S3FaultSettings(list_fail_after=1))
+    async with proxy.serve() as url:
+        cfg = config_for(s3_endpoint_url=url, page_size=10, s3_max_attempts=2,
+                         state=str(tmp_path / "l.sqlite"))  # fmt: skip
+        with pytest.raises(SourceError, match="SlowDown") as err:
+            await scan(cfg)
+    assert err.value.report is not None
+    assert err.value.report.stats.decided == 0
+    assert (await anyio.to_thread.run_sync(emulator.stats))["calls"] == 0
+    names = {p.name async for p in anyio.Path(tmp_path).iterdir()}
+    left = names - {"l.sqlite", "l.sqlite.lock", "l.sqlite-wal", "l.sqlite-shm"}
+    assert not left, f"the scratch listing was left behind: {left}"

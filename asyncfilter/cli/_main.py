@@ -361,17 +361,36 @@ async def _watch_signals(sweep: Sweep, console: Console) -> None:
 
 @cli.command()
 @sweep_options
+@click.option(
+    "--sample",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="Pay for K answers on a random sample first (kept in the ledger: the sweep "
+    "reuses them for free) and estimate the hit rate and what the target will cost.",
+)
 def plan(**opts: Any) -> int:
-    """Show what a scan would send, what the ledger answers already, and the cost. No calls."""
+    """Show what a scan would send, what the ledger answers already, and the cost.
+
+    Without --sample it makes no DetectLabels call; what the ledger already knows of the
+    sweep's random order gives the estimate, when it knows anything.
+    """
     from .._plan import plan as make_plan
+    from ._estimate_text import estimate_text, forecast_text, sample_text
 
     config = config_from(opts)
     configure_logging(opts["log_format"], opts["log_level"])
-    forecast = anyio.run(make_plan, config, backend="asyncio")
+    sample = opts["sample"] or 0
+    forecast = anyio.run(lambda: make_plan(config, sample=sample), backend="asyncio")
     if opts["as_json"]:
         sys.stdout.buffer.write(orjson.dumps(forecast.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
         return EXIT_OK
     skipped = sum(forecast.skipped_by_reason.values())
+    if forecast.listing:
+        listing = forecast.listing
+        click.echo(
+            f"listed {listing['keys']:,} keys in {listing['pages']:,} pages in "
+            f"{listing['seconds']:.1f} s (listing costs about ${listing['cost_usd']:.4f})"
+        )
     click.echo(
         f"listed {forecast.listed:,}  skipped {skipped:,}  answered by the ledger "
         f"{forecast.answered_by_ledger:,}  to send {forecast.to_send:,}"
@@ -381,6 +400,17 @@ def plan(**opts: Any) -> int:
         f"would send {forecast.would_send:,} calls: estimated ${forecast.estimated_cost_usd:,.3f}"
         + (f", about {seconds:,.0f} s at {config.tps:g} calls/s" if seconds is not None else "")
     )
+    estimate = forecast.hit_rate
+    if estimate is not None and sample:
+        click.echo(sample_text(estimate, config.folder_name, forecast.forecast,
+                               target=config.target, calls_per_s=config.tps))  # fmt: skip
+    elif estimate is not None:
+        click.echo("from the ledger's answers: " + estimate_text(estimate))
+        if forecast.forecast is not None and config.target is not None:
+            click.echo(forecast_text(forecast.forecast, target=config.target,
+                                     calls_per_s=config.tps))  # fmt: skip
+    if forecast.hint:
+        click.echo(forecast.hint)
     for note in forecast.notes:
         click.echo(f"note: {note}")
     return EXIT_OK
