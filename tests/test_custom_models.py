@@ -22,6 +22,7 @@ from asyncfilter import (
 )
 from asyncfilter._custom._models import wait_for
 from asyncfilter._custom._registry import Record, Registry
+from asyncfilter.cli._model import status_printer
 from asyncfilter.testing import CustomLabelsAdmin, EmulatorProcess
 
 POLL = 0.02
@@ -163,3 +164,19 @@ async def test_a_model_stopped_elsewhere_has_its_record_closed_so_its_cost_stops
     assert not record.running
     [again] = await model_states(rek, registry=registry)
     assert again.cost_usd == state.cost_usd
+
+
+def test_the_status_display_speaks_on_change_and_every_so_often_while_waiting(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    now = [0.0]
+    show = status_printer(every_s=600, clock=lambda: now[0])
+    for at, status in [(0, "TRAINING_IN_PROGRESS"), (300, "TRAINING_IN_PROGRESS"),
+                       (660, "TRAINING_IN_PROGRESS"), (700, "TRAINING_COMPLETED")]:  # fmt: skip
+        now[0] = at
+        show({"Status": status})
+    assert capsys.readouterr().err.splitlines() == [
+        "  TRAINING_IN_PROGRESS",
+        "  still TRAINING_IN_PROGRESS after 11 min",
+        "  TRAINING_COMPLETED",
+    ]

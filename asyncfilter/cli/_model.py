@@ -59,15 +59,22 @@ def with_client(opts: dict[str, Any], work: Callable[[Any], Awaitable[T]]) -> T:
     return result
 
 
-def status_printer() -> Callable[[dict[str, Any]], None]:
-    """Print a model's status on stderr each time it changes."""
-    last: list[str] = []
+def status_printer(
+    every_s: float = 600.0, clock: Callable[[], float] = time.monotonic
+) -> Callable[[dict[str, Any]], None]:
+    """Print a model's status on stderr when it changes, and every ``every_s`` while it does
+    not (training takes hours: a silent terminal looks like a hung one)."""
+    last = [""]
+    since = [clock(), clock()]  # when the status began, when it was last said
 
     def show(description: dict[str, Any]) -> None:
-        status = str(description["Status"])
-        if not last or last[-1] != status:
-            last.append(status)
+        status, now = str(description["Status"]), clock()
+        if status != last[0]:
+            last[0], since[0], since[1] = status, now, now
             click.echo(f"  {status}", err=True)
+        elif now - since[1] >= every_s:
+            since[1] = now
+            click.echo(f"  still {status} after {(now - since[0]) / 60:.0f} min", err=True)
 
     return show
 
