@@ -17,7 +17,7 @@ import pytest
 from custom_helpers import admin_call, trained_model
 from helpers import jpeg, list_keys, seed
 
-from asyncfilter import ConfigError, ScanConfig
+from asyncfilter import ConfigError, ScanConfig, start_model
 from asyncfilter._custom._registry import Registry
 from asyncfilter.cli._scan_model import config_for_model
 from asyncfilter.testing import TEST_CREDENTIALS, CustomLabelsAdmin, EmulatorProcess, MotoServer
@@ -190,3 +190,19 @@ async def test_a_second_ctrl_c_still_stops_the_model_the_sweep_started(
     record = await Registry(state_dir / "models.json").get(arn)
     assert record is not None
     assert not record.running
+
+
+async def test_a_model_the_user_started_is_left_running_with_a_reminder_of_its_cost(
+    rek: Any, s3: Any, moto: MotoServer, emulator: EmulatorProcess, admin: CustomLabelsAdmin,
+    buckets: tuple[str, str], state_dir: Path,
+) -> None:  # fmt: skip
+    arn = await trained_model(rek, s3, admin, buckets[1])
+    await robins_answered_by_the_model(s3, admin, buckets[0], 4)
+    await start_model(rek, arn, units=2, registry=Registry(state_dir / "models.json"), poll_s=0.02)
+    args = [*scan_args(moto, emulator, buckets), "--model", arn, "--start-model"]
+    code, _, err = await run_scan(args, state_dir)
+    assert code == 0, err
+    assert "starting" not in err
+    assert f"{arn} is still running (this sweep did not start it): $8.00 an hour" in err
+    assert (await admin_call(admin.state))["versions"][arn]["status"] == "RUNNING"
+    assert len(await list_keys(s3, buckets[1], "Robin/")) == 4

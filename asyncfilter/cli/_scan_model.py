@@ -121,8 +121,17 @@ async def model_detector(
                 stop_now = _blocking_stop(config, arn)
                 _LAST_RESORT.append(stop_now)
                 await start_model(client, arn, units=units, poll_s=MODEL_POLL_S)
-            await check_model_running(client, arn)
+            description = await check_model_running(client, arn)
             yield CustomLabelsDetector(client, arn)
+            if not started:
+                # the user's model, left as it was: say what it keeps costing
+                units_running = int(description.get("MinInferenceUnits") or 1)
+                click.echo(
+                    f"{arn} is still running (this sweep did not start it): "
+                    f"${PRICES.inference_per_unit_hour * units_running:.2f} an hour; stop it "
+                    f"with `asyncfilter model stop {arn}`",
+                    err=True,
+                )
         finally:
             if started:
                 _LAST_RESORT.remove(stop_now)
