@@ -6,7 +6,7 @@ per-item bookkeeping once per thousand keys, not once per key.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from ._aws import Kind, classify
@@ -50,16 +50,18 @@ class S3Lister:
                 return
             except Exception as exc:
                 raise _listing_error(exc, bucket) from exc
-            yield [
-                S3Object(
-                    bucket,
-                    item["Key"],
-                    int(item.get("Size", 0)),
-                    str(item.get("ETag", "")).strip('"'),
-                    str(item.get("StorageClass") or "STANDARD"),
-                )
-                for item in page.get("Contents", ())
-            ]
+            yield [s3_object(bucket, item) for item in page.get("Contents", ())]
+
+
+def s3_object(bucket: str, item: Mapping[str, Any]) -> S3Object:
+    """One element of ListObjectsV2's ``Contents`` as an :class:`S3Object`."""
+    return S3Object(
+        bucket,
+        item["Key"],
+        int(item.get("Size", 0)),
+        str(item.get("ETag", "")).strip('"'),
+        str(item.get("StorageClass") or "STANDARD"),
+    )
 
 
 def _listing_error(exc: Exception, bucket: str) -> Exception:

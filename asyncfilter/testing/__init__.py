@@ -4,6 +4,8 @@
   :class:`LabelStore`, with latency, a TPS quota and fault injection.
 - :func:`emulator_process` and :func:`moto_server`: the emulator and moto's S3 server as child
   processes on free 127.0.0.1 ports.
+- :class:`SyntheticS3` and :func:`synthetic_s3_server`: ListObjectsV2 over buckets of millions
+  of generated keys, with S3's per-page latency, to measure listing at scale.
 - :class:`FakeLister`, :class:`FakeDetector`, :class:`FakeCopier`: in-process fakes to pass to
   :func:`asyncfilter.scan`.
 - :func:`make_image`: valid JPEG/PNG bytes.
@@ -18,10 +20,13 @@ from ._servers import (
     TEST_CREDENTIALS,
     EmulatorProcess,
     MotoServer,
+    SyntheticS3Server,
     emulator_process,
     free_port,
     moto_server,
+    synthetic_s3_server,
 )
+from ._synthetic_s3 import SyntheticS3
 
 __all__ = [
     "TEST_CREDENTIALS",
@@ -35,8 +40,11 @@ __all__ = [
     "RekognitionEmulator",
     "S3FaultProxy",
     "S3FaultSettings",
+    "SyntheticS3",
+    "SyntheticS3Server",
     "emulator_process",
     "free_port",
     "make_image",
     "moto_server",
+    "synthetic_s3_server",
 ]
