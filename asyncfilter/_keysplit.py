@@ -84,18 +84,27 @@ def key_at(value: float, base: str, chars: list[str]) -> str:
 
 
 def probe_points(
-    lo: str | None, hi: str | None, root: str, chars: list[str], count: int
+    lo: str | None,
+    hi: str | None,
+    root: str,
+    chars: list[str],
+    count: int,
+    *,
+    geometric: bool = False,
 ) -> list[str]:
-    """Up to ``count`` distinct strings strictly between ``lo`` and ``hi``, evenly spread.
+    """Up to ``count`` distinct strings strictly between ``lo`` and ``hi``, in order.
 
-    ``lo`` ``None`` is the start of the listing under ``root``, ``hi`` ``None`` its end.
+    ``lo`` ``None`` is the start of the listing under ``root``, ``hi`` ``None`` its end. Evenly
+    spread, or ``geometric``: each 16 times closer to ``lo`` than the next, to find at which
+    scale the keys after ``lo`` lie when they may fill only a sliver of the range.
     """
     base = common_prefix(lo, hi) if lo is not None and hi is not None else root
     start = fraction(lo, base, chars) if lo is not None else 0.0
     stop = fraction(hi, base, chars) if hi is not None else 1.0
     points: list[str] = []
     for i in range(1, count + 1):
-        point = key_at(start + (stop - start) * i / (count + 1), base, chars)
+        share = 16.0 ** (i - count) if geometric else i / (count + 1)
+        point = key_at(start + (stop - start) * share, base, chars)
         if (lo is None or point > lo) and (hi is None or point < hi) and point not in points:
             points.append(point)
     return points

@@ -40,7 +40,8 @@ from ._models import S3Object
 
 _MAX_WAVES = 8  # rounds of probes per split: each narrows the search C+1-fold
 _MAX_SEEDS_PER_WORKER = 4  # folders from the delimiter page kept as boundaries
-_RETRY_AFTER_PAGES = 4  # a range where probes found no keys ahead is near its end
+_COARSE_PROBES = 8  # a coarse wave spans 16**8: the keys' scale, whatever it is
+_RETRY_AFTER_PAGES = 2  # a range where probes found no keys ahead is near its end
 
 
 @dataclass(eq=False)
@@ -232,7 +233,7 @@ class _Listing:
     def _victim(self) -> _Range | None:
         best: _Range | None = None
         for part in self.running:
-            if part.done or part.splitting or part.pages < part.retry_at:
+            if part.done or part.splitting or part.pages < max(1, part.retry_at):
                 continue
             if best is None or part.pages > best.pages:
                 best = part
@@ -286,11 +287,19 @@ class _Listing:
         self.pending.extend(_Range(lo, up) for lo, up in pairwise(edges))
 
     async def _carve(self, lo: str | None, hi: str | None, pieces: int) -> list[str]:
-        """Real keys spread over ``(lo, hi]``, found by waves of probes that narrow in."""
-        count = min(max(2 * pieces, 4), 32)
+        """Real keys spread over ``(lo, hi]``, found by waves of probes.
+
+        A coarse wave (points each 16 times closer to ``lo``) finds at which scale the keys
+        after ``lo`` lie and lowers ``hi`` to just above them; fine waves (points evenly spread,
+        two per piece wanted) then collect cut points among the keys.
+        """
         hits: set[str] = set()
+        geometric = True
         for _ in range(_MAX_WAVES):
-            points = probe_points(lo, hi, self.prefix, self.alphabet.chars, count)
+            count = _COARSE_PROBES if geometric else min(2 * pieces, 32)
+            points = probe_points(
+                lo, hi, self.prefix, self.alphabet.chars, count, geometric=geometric
+            )
             if not points:
                 break
             firsts: list[str | None] = [None] * len(points)
@@ -298,15 +307,18 @@ class _Listing:
                 for i, point in enumerate(points):
                     tg.start_soon(self._probe, point, firsts, i)
             narrowed: str | None = None
+            found: set[str] = set()
             for point, first in zip(points, firsts, strict=True):
                 if first is None or (hi is not None and first > hi):
                     narrowed = point  # no key in (point, hi]: look below it
                     break
                 if lo is None or first > lo:
-                    hits.add(first)
+                    found.add(first)
+            hits |= found
             if len(hits) >= pieces - 1 or narrowed is None:
                 break
             hi = narrowed
+            geometric = len(found) < 2  # below every point but one: zoom in again
         return sorted(hits)
 
     async def _probe(self, point: str, out: list[str | None], i: int) -> None:

@@ -12,6 +12,8 @@ import pytest
 from aiobotocore.config import AioConfig
 
 from asyncfilter import SourceError
+from asyncfilter._clients import session_for
+from asyncfilter._fastlist import install_fast_listing
 from asyncfilter._listing import S3Lister
 from asyncfilter._listing_parallel import ParallelS3Lister
 from asyncfilter.testing import (
@@ -115,9 +117,9 @@ def synthetic() -> Iterator[SyntheticS3Server]:
 @pytest.fixture
 async def synthetic_s3(synthetic: SyntheticS3Server) -> AsyncIterator[Any]:
     config = AioConfig(max_pool_connections=64)
-    async with aioboto3.Session().client(
-        "s3", endpoint_url=synthetic.endpoint_url, config=config
-    ) as client:
+    session = session_for(profile=None, region="us-east-1")  # as a sweep's: timestamps as text
+    async with session.client("s3", endpoint_url=synthetic.endpoint_url, config=config) as client:
+        install_fast_listing(client)
         yield client
 
 
