@@ -21,7 +21,9 @@ from ._errors import (
 )
 from ._export import FORMATS as EXPORT_FORMATS
 from ._export import ExportReport, FormatReport, ManifestLimits, export
+from ._inventory import InventoryLister, InventoryManifest
 from ._listing import Lister, S3Lister
+from ._listing_parallel import ListingStats, ParallelS3Lister
 from ._models import BoundingBox, Detection, Instance, Label, S3Object
 from ._results import ImageResult, Match, Outcome, Report, SkipReason, Stats, StopReason
 from ._scan import Sweep, open_scan, scan
@@ -45,11 +47,15 @@ __all__ = [
     "ImageFailed",
     "ImageResult",
     "Instance",
+    "InventoryLister",
+    "InventoryManifest",
     "Label",
     "Lister",
+    "ListingStats",
     "ManifestLimits",
     "Match",
     "Outcome",
+    "ParallelS3Lister",
     "RekognitionDetector",
     "Report",
     "S3Copier",

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from helpers import seed, unique
+from listing_support import TRICKY_KEYS
 
 from asyncfilter._clients import session_for
 from asyncfilter._fastlist import install_fast_listing, read_contents
 from asyncfilter.testing import SyntheticS3Server, synthetic_s3_server
-from tests.helpers import seed, unique
-from tests.listing_support import TRICKY_KEYS
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import seed
 
 from asyncfilter import S3Object, SourceError
 from asyncfilter._inventory import InventoryLister
 from asyncfilter.testing._inventory_files import write_inventory
-from tests.helpers import seed
 
 KEYS = [
     "photos/a b.jpg", "photos/a+b.jpg", "photos/caf\u00e9.jpg", "photos/\u5199\u771f.png",

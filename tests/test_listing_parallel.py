@@ -10,6 +10,8 @@ import aioboto3
 import anyio
 import pytest
 from aiobotocore.config import AioConfig
+from helpers import seed, unique
+from listing_support import TRICKY_KEYS, ListingClient, expected, flatten
 
 from asyncfilter import SourceError
 from asyncfilter._clients import session_for
@@ -23,8 +25,6 @@ from asyncfilter.testing import (
     synthetic_s3_server,
 )
 from asyncfilter.testing._keyspaces import key_space
-from tests.helpers import seed, unique
-from tests.listing_support import TRICKY_KEYS, ListingClient, expected, flatten
 
 LAYOUTS = {
     "hashes": "hashes:100000",
