@@ -44,6 +44,13 @@ from asyncfilter.testing._synthetic_s3 import object_etag, object_size, object_s
 BUCKET = "big"
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds a process has used (to see whether the server or the client is the limit)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb() -> float:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -116,7 +123,11 @@ def run_listing(keys: int, latency_ms: float, one_pages: int, concurrency: int) 
         ceiling = anyio.run(parse_ceiling, fast.endpoint_url, min(keys, 300_000))
     with synthetic_s3_server(spec, latency_ms=latency_ms) as slow:
         one = anyio.run(one_paginator, slow.endpoint_url, one_pages)
+        server_cpu = cpu_s(slow.pid)
         many = anyio.run(parallel, slow.endpoint_url, concurrency)
+        many["server_cpu_s"] = round(cpu_s(slow.pid) - server_cpu, 1)
+    many["client_cpu_share"] = round(many["cpu_s"] / many["seconds"], 3)
+    many["keys_per_client_cpu_s"] = round(keys / many["cpu_s"])
     assert many["keys"] == keys, many
     return {
         "keys": keys,
