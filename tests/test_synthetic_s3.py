@@ -103,7 +103,7 @@ def test_a_bad_key_space_is_refused_with_one_line(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="PATTERN:COUNT"):
         key_space("hashes:many")
     with (
-        pytest.raises(RuntimeError, match="synthetic S3 server exited.*unknown pattern"),
+        pytest.raises(RuntimeError, match=r"synthetic S3 server exited.*unknown pattern"),
         synthetic_s3_server({"b": "nope:1"}, timeout=20),
     ):
         pass
