@@ -18,7 +18,10 @@ class Lister(Protocol):
     """Where objects come from. Implement it to sweep something other than ListObjectsV2."""
 
     def pages(self, bucket: str, prefix: str) -> AsyncIterator[Sequence[S3Object]]:
-        """Yield the objects under ``prefix``, a page at a time, in listing order.
+        """Yield the objects under ``prefix``, a page at a time, each key exactly once.
+
+        Each page is in key order; a lister that lists parts of the bucket at once (or reads
+        an inventory) may interleave its parts' pages.
 
         Raise :class:`~asyncfilter.SourceError` or :class:`~asyncfilter.CredentialsError` when
         the listing cannot go on.
