@@ -291,10 +291,13 @@ class _Listing:
 
         A coarse wave (points each 16 times closer to ``lo``) finds at which scale the keys
         after ``lo`` lie and lowers ``hi`` to just above them; fine waves (points evenly spread,
-        two per piece wanted) then collect cut points among the keys.
+        two per piece wanted) then collect cut points among the keys, narrowing again if the
+        keys turn out to fill only the start of the range.
         """
         hits: set[str] = set()
-        geometric = True
+        # a range ending at a key found by an earlier split is about as dense as it looks: the
+        # coarse wave is only needed for the open-ended range, whose end may be far off
+        geometric = hi is None
         for _ in range(_MAX_WAVES):
             count = _COARSE_PROBES if geometric else min(2 * pieces, 32)
             points = probe_points(
