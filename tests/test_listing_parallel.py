@@ -16,6 +16,7 @@ from listing_support import TRICKY_KEYS, ListingClient, expected, flatten
 from asyncfilter import SourceError
 from asyncfilter._clients import session_for
 from asyncfilter._fastlist import install_fast_listing
+from asyncfilter._keysplit import Alphabet, probe_points
 from asyncfilter._listing import S3Lister
 from asyncfilter._listing_parallel import ParallelS3Lister
 from asyncfilter.testing import (
@@ -216,3 +217,17 @@ async def test_a_page_that_fails_for_good_stops_the_listing_with_one_line(
         with pytest.raises(SourceError, match="SlowDown") as caught:
             await collect(ParallelS3Lister(client, concurrency=4, page_size=20), moto_bucket)
     assert "\n" not in str(caught.value)
+
+
+def test_probe_points_lie_strictly_between_their_ends_in_key_order() -> None:
+    rng = random.Random(3)
+    alphabet = Alphabet()
+    chars = "ab/-.!~ 09\u00e9\u4e2d\U0001f600"
+    alphabet.learn(chars)
+    for _ in range(500):
+        lo, hi = sorted("".join(rng.choices(chars, k=rng.randint(1, 6))) for _ in range(2))
+        for geometric in (False, True):
+            points = probe_points(lo, hi, "", alphabet.chars, 8, geometric=geometric)
+            assert points == sorted(set(points))
+            assert all(lo < p < hi for p in points)
+    assert probe_points(None, None, "img/", alphabet.chars, 4)[0].startswith("img/")
