@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from ._aws import Kind, classify
-from ._errors import CredentialsError, SourceError
+from ._errors import ConfigError, CredentialsError, SourceError
 from ._inventory_columnar import read_columnar
 from ._models import S3Object
 
@@ -87,7 +87,9 @@ class InventoryLister:
 
     def __init__(self, client: Any, manifest_url: str, *, page_size: int = 1000) -> None:
         if not isinstance(manifest_url, str) or not manifest_url.startswith("s3://"):
-            raise ValueError(f"inventory must be an s3:// URL, got {manifest_url!r}")
+            raise ConfigError(f"inventory must be an s3:// URL, got {manifest_url!r}")
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise ConfigError(f"page_size must be a positive whole number, got {page_size!r}")
         self._client = client
         self._url = manifest_url
         self._page_size = page_size
