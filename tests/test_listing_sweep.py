@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import anyio
-from helpers import JPEG, labels_entries, list_keys, robin, seed
+from helpers import jpeg, labels_entries, list_keys, robin, seed
 
 from asyncfilter import ImageResult, Outcome, scan
 from asyncfilter._sources import make_lister
@@ -15,7 +16,7 @@ from asyncfilter.testing._inventory_files import write_inventory
 
 
 async def story(s3: Any, emulator: EmulatorProcess, bucket: str, keys: list[str]) -> set[str]:
-    await seed(s3, bucket, dict.fromkeys(keys, JPEG))
+    await seed(s3, bucket, {k: jpeg(k) for k in keys})
     robins = {k for i, k in enumerate(keys) if i % 3 == 0}
     entries = labels_entries(bucket, {k: [robin()] if k in robins else [] for k in keys})
     await anyio.to_thread.run_sync(emulator.add_labels, entries)
@@ -48,7 +49,8 @@ async def test_a_stale_inventory_records_the_deleted_object_and_goes_on(
     robins = await story(s3, emulator, source, keys)
     inventory_bucket = f"{dest}-inv"
     await s3.create_bucket(Bucket=inventory_bucket)
-    rows = [(k, len(JPEG), "etag", "STANDARD") for k in keys]
+    # an inventory carries each object's real size and ETag (the MD5 of its bytes)
+    rows = [(k, len(jpeg(k)), hashlib.md5(jpeg(k)).hexdigest(), "STANDARD") for k in keys]
     manifest = write_inventory(
         tmp_path, source_bucket=source, destination_bucket=inventory_bucket, rows=rows
     )
