@@ -46,8 +46,10 @@ if _TYPE_CHECKING:
     from ._detection_custom import CustomLabelsDetector, check_model_running
     from ._export import FORMATS as EXPORT_FORMATS
     from ._export import ExportReport, FormatReport, ManifestLimits, export
+    from ._inventory import InventoryLister, InventoryManifest
     from ._ledger import LedgerError
     from ._listing import Lister, S3Lister
+    from ._listing_parallel import ListingStats, ParallelS3Lister
     from ._order import RandomOrderLister
     from ._plan import Plan, plan
     from ._scan import Sweep, open_scan, scan
@@ -88,6 +90,10 @@ _LAZY = {
     "Lister": ("._listing", "Lister"),
     "S3Lister": ("._listing", "S3Lister"),
     "RandomOrderLister": ("._order", "RandomOrderLister"),
+    "InventoryLister": ("._inventory", "InventoryLister"),
+    "InventoryManifest": ("._inventory", "InventoryManifest"),
+    "ListingStats": ("._listing_parallel", "ListingStats"),
+    "ParallelS3Lister": ("._listing_parallel", "ParallelS3Lister"),
     "Plan": ("._plan", "Plan"),
     "plan": ("._plan", "plan"),
     "Sweep": ("._scan", "Sweep"),
@@ -133,14 +139,18 @@ __all__ = [
     "ImageFailed",
     "ImageResult",
     "Instance",
+    "InventoryLister",
+    "InventoryManifest",
     "Label",
     "LedgerError",
     "Lister",
+    "ListingStats",
     "ManifestLimits",
     "Match",
     "ModelNotRunning",
     "ModelState",
     "Outcome",
+    "ParallelS3Lister",
     "Plan",
     "PriceTable",
     "RandomOrderLister",

@@ -354,3 +354,25 @@ def test_summary_gives_each_error_code_with_a_message_and_counts_retries() -> No
     text = summary_text(report)
     assert 'error EndpointConnectionError x3: Could not connect to "http://x"' in text
     assert "retried calls 7 (throttled responses 2)" in text
+
+
+def test_progress_lines_show_the_estimate_forecast_and_hint_within_80_columns() -> None:
+    from asyncfilter import Stats
+    from asyncfilter._estimate import hit_rate
+    from asyncfilter._forecast import forecast
+    from asyncfilter.cli._output import progress_lines
+
+    estimate = hit_rate(600, 29, population=12_000_000)
+    stats = Stats(
+        hits=29, misses=571, elapsed_s=12.0, rate=50.0, hit_rate=estimate, random_order=True,
+        forecast=forecast(estimate, hits=29, target=50_000, calls_per_s=50.0),
+        hint='"Robbin" never appeared; closest seen: "Robin" (in 38% of images); most common: '
+        "Bird, Animal, Robin, Tree",
+    )  # fmt: skip
+    lines = progress_lines(stats, target=50_000).plain.splitlines()
+    assert len(lines) == 4
+    assert lines[1].startswith("hit rate 4.8% (95%: ")
+    assert "of 12,000,000 eligible" in lines[1]
+    assert lines[2].startswith("50,000 hits need ")
+    assert lines[3].startswith('"Robbin" never appeared')
+    assert all(len(line) <= 80 for line in lines), [len(line) for line in lines]

@@ -60,14 +60,18 @@ def progress_lines(stats: Stats, target: int | None = None) -> Text:
     line fits 80 columns."""
     lines = [progress_text(stats)]
     if stats.hit_rate is not None:
-        lines.append(
-            Text(estimate_text(stats.hit_rate, random_order=stats.random_order, brief=True))
-        )
+        lines.append(_fit(estimate_text(stats.hit_rate, random_order=stats.random_order,
+                                        brief=True)))  # fmt: skip
     if stats.forecast is not None and target is not None:
-        lines.append(Text(forecast_text(stats.forecast, target=target, calls_per_s=stats.rate)))
+        lines.append(_fit(forecast_text(stats.forecast, target=target, calls_per_s=stats.rate)))
     if stats.hint:
-        lines.append(Text(stats.hint, style="bold yellow"))
+        lines.append(_fit(stats.hint, "bold yellow"))
     return Text("\n").join(lines)
+
+
+def _fit(line: str, style: str = "") -> Text:
+    """One line of at most 80 columns (the summary has it whole)."""
+    return Text(line if len(line) <= 80 else line[:79] + "\u2026", style=style)
 
 
 async def show_progress(sweep: Sweep, console: Console, target: int | None = None) -> None:
@@ -103,6 +107,12 @@ def summary_text(report: Report) -> str:
             f"listed {listing['keys']:,} keys in {listing['pages']:,} pages, "
             f"{listing['seconds']:.1f} s, about ${listing['cost_usd']:.4f}; random order, "
             f"seed {report.seed}"
+        )
+    if report.source and report.source.get("kind") == "inventory":
+        days = report.source["age_s"] / 86400
+        lines.append(
+            f"source: the S3 Inventory of {report.source['created_at']} ({days:.1f} days old; "
+            "objects deleted since then are recorded as InvalidS3ObjectException)"
         )
     if report.review_manifest:
         lines.append(f"review band listed in {report.review_manifest}")

@@ -7,6 +7,8 @@
 - :func:`emulator_process` and :func:`moto_server`: the emulator and moto's S3 server as child
   processes on free 127.0.0.1 ports.
 - :class:`S3FaultProxy`: SlowDown, denied listings and rejected keys in front of any S3.
+- :class:`SyntheticS3` and :func:`synthetic_s3_server`: ListObjectsV2 over buckets of millions
+  of generated keys, with S3's per-page latency, to measure listing at scale.
 - :class:`FakeLister`, :class:`FakeDetector`, :class:`FakeCopier`: in-process fakes to pass to
   :func:`asyncfilter.scan`.
 - :func:`make_image`: valid JPEG/PNG bytes.
@@ -29,20 +31,24 @@ from ._servers import (
     TEST_CREDENTIALS,
     EmulatorProcess,
     MotoServer,
+    SyntheticS3Server,
     emulator_process,
     free_port,
     moto_server,
+    synthetic_s3_server,
 )
 
 if _TYPE_CHECKING:
     from ._emulator import EmulatorSettings, RekognitionEmulator
     from ._s3_faults import S3FaultProxy, S3FaultSettings
+    from ._synthetic_s3 import SyntheticS3
 
 _LAZY = {
     "EmulatorSettings": "._emulator",
     "RekognitionEmulator": "._emulator",
     "S3FaultProxy": "._s3_faults",
     "S3FaultSettings": "._s3_faults",
+    "SyntheticS3": "._synthetic_s3",
 }
 
 
@@ -68,8 +74,11 @@ __all__ = [
     "RekognitionEmulator",
     "S3FaultProxy",
     "S3FaultSettings",
+    "SyntheticS3",
+    "SyntheticS3Server",
     "emulator_process",
     "free_port",
     "make_image",
     "moto_server",
+    "synthetic_s3_server",
 ]
