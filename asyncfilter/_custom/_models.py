@@ -183,7 +183,12 @@ async def stop_model(
             )
         else:
             description = await describe_version(client, arn)
-    elif description["Status"] not in ("STOPPING",):
+    elif description["Status"] == "STOPPING":
+        if wait:  # stopped already (by a sweep that did not wait): wait for it
+            description = await wait_for(
+                client, arn, {"STOPPED", "FAILED"}, poll_s=poll_s, on_status=on_status
+            )
+    else:
         await registry.stopped(arn)  # it stopped some other way: close the record now
     return _state(
         description,

@@ -91,6 +91,7 @@ def run_train_demo(*, images: int = 200, seed: int = 7) -> int:
             _run(["scan", f"s3://{NEXT}/", "--dest", f"s3://{DEST}", "--label", "Robin",
                   "--name", "Robin-by-model", "--model", arn, "--start-model", "--no-progress",
                   *aws], env)  # fmt: skip
+            _run(["model", "stop", arn, "--poll-seconds", "0.5", *aws[2:]], env)
             _run(["model", "status", arn, *aws[2:]], env)
     robins = sum(1 for _, kind, _ in nxt if kind == "robin")
     print(f"\nthe next bucket had {robins} robins; train-demo finished in "
