@@ -146,6 +146,12 @@ def main() -> None:
         log("quota saturation at a raised quota (200 ± 50 ms, 500 TPS)")
         bench["quota_saturation_500"] = anyio.run(scenarios.quota_saturation, env, 500.0, 192)
         log(f"  {bench['quota_saturation_500']}")
+        log("  the same with uvloop (the CLI's loop when the `fast` extra is installed)")
+        uv = anyio.run(
+            scenarios.quota_saturation, env, 500.0, 192, backend_options={"use_uvloop": True}
+        )
+        bench["quota_saturation_500"]["uvloop"] = uv
+        log(f"  {uv}")
 
         log("published sequential loop on the same emulator")
         bench["vs_sequential"] = scenarios.vs_sequential(
