@@ -40,6 +40,13 @@ if _TYPE_CHECKING:
     from ._export import ExportReport, FormatReport, ManifestLimits, export
     from ._ledger import LedgerError
     from ._listing import Lister, S3Lister
+    from ._near_duplicates import (
+        NearDuplicateGroup,
+        NearDuplicatesReport,
+        ReadEstimate,
+        find_near_duplicates,
+    )
+    from ._near_groups import split_keeping_groups
     from ._plan import Plan, plan
     from ._scan import Sweep, open_scan, scan
 
@@ -62,6 +69,11 @@ _LAZY = {
     "LedgerError": ("._ledger", "LedgerError"),
     "Lister": ("._listing", "Lister"),
     "S3Lister": ("._listing", "S3Lister"),
+    "NearDuplicateGroup": ("._near_duplicates", "NearDuplicateGroup"),
+    "NearDuplicatesReport": ("._near_duplicates", "NearDuplicatesReport"),
+    "ReadEstimate": ("._near_duplicates", "ReadEstimate"),
+    "find_near_duplicates": ("._near_duplicates", "find_near_duplicates"),
+    "split_keeping_groups": ("._near_groups", "split_keeping_groups"),
     "Plan": ("._plan", "Plan"),
     "plan": ("._plan", "plan"),
     "Sweep": ("._scan", "Sweep"),
@@ -106,9 +118,12 @@ __all__ = [
     "Lister",
     "ManifestLimits",
     "Match",
+    "NearDuplicateGroup",
+    "NearDuplicatesReport",
     "Outcome",
     "Plan",
     "PriceTable",
+    "ReadEstimate",
     "RekognitionDetector",
     "Report",
     "S3Copier",
@@ -127,7 +142,9 @@ __all__ = [
     "TransientError",
     "__version__",
     "export",
+    "find_near_duplicates",
     "open_scan",
     "plan",
     "scan",
+    "split_keeping_groups",
 ]

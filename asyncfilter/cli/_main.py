@@ -23,6 +23,7 @@ from .._config import S3Location, ScanConfig
 from .._errors import ConfigError, ExportError, SweepAborted
 from .._export import FORMAT_HELP
 from .._results import Report, StopReason
+from ._dupes import dupes as dupes_command
 from ._logging import configure_logging
 
 if TYPE_CHECKING:
@@ -554,6 +555,9 @@ def demo(images: int, seed: int) -> int:
     from ..testing._demo import run_demo
 
     return run_demo(images=images, seed=seed)
+
+
+cli.add_command(dupes_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,143 @@
+"""Groups of near-copies from their hashes, and train/test splits that keep each group whole.
+
+Grouping compares no more pairs than it must. Two 64-bit hashes at most ``D`` bits apart agree
+exactly on at least one of any ``D + 1`` disjoint bands of their bits (pigeonhole: ``D`` differing
+bits touch at most ``D`` bands). So every image is filed under each of its bands, only images
+that share a band are compared, and each candidate pair is verified with the full distance.
+Pairs within the distance are joined with union-find: a group is the near-copy relation's
+connected component (A near B and B near C puts A, B and C in one group).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Mapping
+from typing import TypeVar
+
+from ._errors import ConfigError
+from ._phash import ImageHash, distance
+
+K = TypeVar("K", bound=Hashable)
+HASH_BITS = 64
+#: The default: see NOTES-dupes.md for the measurements behind it.
+DEFAULT_DISTANCE = 10
+#: Above this, pHashes of unrelated photos start to agree (their mean distance is ~32).
+MAX_DISTANCE = 24
+
+
+def check_distance(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DISTANCE:
+        raise ConfigError(f"distance must be an integer from 0 to {MAX_DISTANCE}, got {value!r}")
+    return value
+
+
+def bands(max_distance: int) -> list[tuple[int, int]]:
+    """``(shift, mask)`` of ``max_distance + 1`` disjoint bands covering the 64 bits."""
+    count = max_distance + 1
+    out, shift = [], 0
+    for i in range(count):
+        width = HASH_BITS // count + (1 if i < HASH_BITS % count else 0)
+        out.append((shift, (1 << width) - 1))
+        shift += width
+    return out
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        root = i
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[i] != root:  # path compression
+            self.parent[i], i = root, self.parent[i]
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def group_hashes(hashes: Mapping[K, ImageHash], max_distance: int) -> tuple[list[list[K]], int]:
+    """Every image's group (singletons included), in the mapping's order within a group and by
+    first member between groups; and how many candidate pairs were verified."""
+    check_distance(max_distance)
+    keys = list(hashes)
+    values = [hashes[k] for k in keys]
+    layout = bands(max_distance)
+    # file every image's own hash under each band; look up its own and its mirror's
+    index: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for i, h in enumerate(values):
+        for band, (shift, mask) in enumerate(layout):
+            index[band, (h.phash >> shift) & mask].append(i)
+    found = _UnionFind(len(keys))
+    verified = 0
+    for i, h in enumerate(values):
+        seen: set[int] = set()
+        for probe in (h.phash, h.mirror):
+            for band, (shift, mask) in enumerate(layout):
+                for j in index.get((band, (probe >> shift) & mask), ()):
+                    if j <= i or j in seen:
+                        continue  # each pair once, from its first member
+                    seen.add(j)
+                    verified += 1
+                    if distance(h, values[j]) <= max_distance:
+                        found.union(i, j)
+    members: dict[int, list[K]] = defaultdict(list)
+    for i, key in enumerate(keys):
+        members[found.find(i)].append(key)
+    return [members[root] for root in sorted(members)], verified
+
+
+def keep_order(
+    outcome: str, confidence: float | None, bucket: str, key: str
+) -> tuple[int, float, str, str]:
+    """Which member of a group is kept when one is: a hit before a review image, then the
+    highest confidence, then the first by location (so the choice is the same every time)."""
+    return (0 if outcome == "hit" else 1), -float(confidence or 0.0), bucket, key
+
+
+def split_keeping_groups(
+    items: Mapping[K, str],
+    groups: Mapping[K, Hashable],
+    test_share: float,
+    seed: int | None = None,
+) -> tuple[list[K], list[K]]:
+    """Split ``items`` (key to class name) into ``(train, test)`` keys, in the input order.
+
+    The split is stratified: each class sends about ``test_share`` of its images to test (at
+    least one to each side for a class of two or more, where the groups allow it). Every group
+    of ``groups`` (key to group id; a key without one is a group of its own) lands whole on one
+    side, so no near-copy of a test image is trained on. Groups are placed largest first, each
+    on the side that brings the per-class test counts nearer their targets; the order among
+    groups of one size comes from ``seed``, so a seed gives the same split every time.
+    """
+    if isinstance(test_share, bool) or not 0.0 < float(test_share) < 1.0:
+        raise ConfigError(f"test_share must be between 0 and 1 (exclusive), got {test_share!r}")
+    members: dict[Hashable, list[K]] = defaultdict(list)
+    for key in items:
+        members[("group", groups[key]) if key in groups else ("alone", key)].append(key)
+    per_class = Counter(items.values())
+    target = {c: _target(n, test_share) for c, n in per_class.items()}
+    in_test: Counter[str] = Counter()
+    rng = random.Random(seed)
+    order = list(members.values())
+    rng.shuffle(order)
+    order.sort(key=len, reverse=True)  # a stable sort: the shuffle orders groups of one size
+    test: set[K] = set()
+    for group in order:
+        counts = Counter(items[k] for k in group)
+        stay = sum(abs(in_test[c] - target[c]) for c in counts)
+        move = sum(abs(in_test[c] + n - target[c]) for c, n in counts.items())
+        if move < stay or (move == stay and rng.random() < test_share):
+            test.update(group)
+            in_test.update(counts)
+    return [k for k in items if k not in test], [k for k in items if k in test]
+
+
+def _target(n: int, share: float) -> int:
+    wanted = round(n * share)
+    return min(max(wanted, 1), n - 1) if n >= 2 else wanted
