@@ -372,6 +372,11 @@ def plan(**opts: Any) -> int:
     show_default=True,
     help="Ground Truth's job-name and COCO's contributor.",
 )
+@click.option(
+    "--one-per-group",
+    is_flag=True,
+    help="Keep one image per near-copy group (see `asyncfilter dupes`): the most confident.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @click.option("--region", help="AWS region (default: the AWS chain).")
 @click.option("--profile", help="AWS profile (default: the AWS chain).")
@@ -390,6 +395,8 @@ def export_command(**opts: Any) -> int:
     formats: tuple[str, ...] = opts["formats"] or ("jsonl",)
     to: str | None = opts["to"]
     if to in (None, "-"):
+        if opts["one_per_group"]:
+            raise ConfigError("--one-per-group applies to manifests: pass --format and --to")
         if formats != ("jsonl",):
             raise ConfigError("--to DIR or s3://BUCKET/PREFIX is required for these formats")
         return _ledger_to_stdout(opts["state"])
@@ -405,6 +412,7 @@ def export_command(**opts: Any) -> int:
             s3_endpoint_url=opts["s3_endpoint_url"],
             expected_bucket_owner=opts["expected_bucket_owner"],
             job_name=opts["job_name"],
+            one_per_group=opts["one_per_group"],
         ),
         backend="asyncio",
     )
