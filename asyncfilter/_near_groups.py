@@ -68,7 +68,10 @@ def group_hashes(hashes: Mapping[K, ImageHash], max_distance: int) -> tuple[list
     keys = list(hashes)
     values = [hashes[k] for k in keys]
     layout = bands(max_distance)
-    # file every image's own hash under each band; look up its own and its mirror's
+    # file every image's own hash under each band; look up its own and its mirror's. A pair
+    # (i < j) is near through their own hashes (found from i) or either one's mirror against
+    # the other's own (found from whichever is mirrored): own lookups look ahead only, mirror
+    # lookups both ways
     index: dict[tuple[int, int], list[int]] = defaultdict(list)
     for i, h in enumerate(values):
         for band, (shift, mask) in enumerate(layout):
@@ -77,12 +80,14 @@ def group_hashes(hashes: Mapping[K, ImageHash], max_distance: int) -> tuple[list
     verified = 0
     for i, h in enumerate(values):
         seen: set[int] = set()
-        for probe in (h.phash, h.mirror):
+        for probe, first in ((h.phash, i + 1), (h.mirror, 0)):
             for band, (shift, mask) in enumerate(layout):
                 for j in index.get((band, (probe >> shift) & mask), ()):
-                    if j <= i or j in seen:
-                        continue  # each pair once, from its first member
+                    if j < first or j == i or j in seen:
+                        continue
                     seen.add(j)
+                    if found.find(i) == found.find(j):
+                        continue  # already joined through others
                     verified += 1
                     if distance(h, values[j]) <= max_distance:
                         found.union(i, j)
