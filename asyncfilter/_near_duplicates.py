@@ -169,6 +169,7 @@ async def find_near_duplicates(
             if not answer:
                 return NearDuplicatesReport(len(rows), distance, estimate, 0, (), declined=True)
         unreadable: dict[str, str] = {}
+        hashed = 0
         if todo:
             if s3_client is None:
                 session = session or session_for(profile=profile, region=region)
@@ -178,8 +179,9 @@ async def find_near_duplicates(
             unreadable = await _hash_copies(
                 ledger, s3_client, todo, concurrency, expected_bucket_owner
             )
+            hashed = len(todo) - len(unreadable)
             stored = await ledger.image_hashes()
-        return await _group(ledger, rows, stored, distance, estimate, len(todo), unreadable)
+        return await _group(ledger, rows, stored, distance, estimate, hashed, unreadable)
 
 
 async def _hash_copies(
