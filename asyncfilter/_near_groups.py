@@ -13,13 +13,15 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ._errors import ConfigError
-from ._phash import ImageHash, distance
+from ._phash import ImageHash
 
 K = TypeVar("K", bound=Hashable)
 HASH_BITS = 64
+#: Pairs verified at once (numpy arrays of this many cells, a few MB).
+_BLOCK = 1 << 18
 #: The default: see NOTES-dupes.md for the measurements behind it.
 DEFAULT_DISTANCE = 10
 #: Above this, pHashes of unrelated photos start to agree (their mean distance is ~32).
@@ -64,37 +66,71 @@ class _UnionFind:
 def group_hashes(hashes: Mapping[K, ImageHash], max_distance: int) -> tuple[list[list[K]], int]:
     """Every image's group (singletons included), in the mapping's order within a group and by
     first member between groups; and how many candidate pairs were verified."""
+    import numpy as np
+
     check_distance(max_distance)
     keys = list(hashes)
-    values = [hashes[k] for k in keys]
-    layout = bands(max_distance)
-    # file every image's own hash under each band; look up its own and its mirror's. A pair
-    # (i < j) is near through their own hashes (found from i) or either one's mirror against
-    # the other's own (found from whichever is mirrored): own lookups look ahead only, mirror
-    # lookups both ways
-    index: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for i, h in enumerate(values):
-        for band, (shift, mask) in enumerate(layout):
-            index[band, (h.phash >> shift) & mask].append(i)
+    own = np.array([hashes[k].phash for k in keys], dtype=np.uint64)
+    mirror = np.array([hashes[k].mirror for k in keys], dtype=np.uint64)
     found = _UnionFind(len(keys))
     verified = 0
-    for i, h in enumerate(values):
-        seen: set[int] = set()
-        for probe, first in ((h.phash, i + 1), (h.mirror, 0)):
-            for band, (shift, mask) in enumerate(layout):
-                for j in index.get((band, (probe >> shift) & mask), ()):
-                    if j < first or j == i or j in seen:
-                        continue
-                    seen.add(j)
-                    if found.find(i) == found.find(j):
-                        continue  # already joined through others
-                    verified += 1
-                    if distance(h, values[j]) <= max_distance:
-                        found.union(i, j)
+    for shift, mask in bands(max_distance):
+        # in each band, the images whose own hash has one value are compared with each other,
+        # and with the images whose mirror's hash has that value (a pair near through a mirror
+        # shares a band between one's mirror and the other's own hash)
+        own_band = (own >> np.uint64(shift)) & np.uint64(mask)
+        mirror_band = (mirror >> np.uint64(shift)) & np.uint64(mask)
+        own_order = np.argsort(own_band, kind="stable")
+        mirror_order = np.argsort(mirror_band, kind="stable")
+        own_sorted, mirror_sorted = own_band[own_order], mirror_band[mirror_order]
+        values, starts, counts = np.unique(own_sorted, return_index=True, return_counts=True)
+        lows = np.searchsorted(mirror_sorted, values, side="left")
+        highs = np.searchsorted(mirror_sorted, values, side="right")
+        buckets = zip(starts.tolist(), counts.tolist(), lows.tolist(), highs.tolist(), strict=True)
+        for start, count, low, high in buckets:
+            owners = own_order[start : start + count]
+            mirrored = mirror_order[low:high]
+            if count > 1:
+                verified += _join(found, own, mirror, owners, owners, max_distance, upper=True)
+            if len(mirrored):
+                verified += _join(found, own, mirror, mirrored, owners, max_distance, upper=False)
     members: dict[int, list[K]] = defaultdict(list)
     for i, key in enumerate(keys):
         members[found.find(i)].append(key)
     return [members[root] for root in sorted(members)], verified
+
+
+def _join(
+    found: _UnionFind,
+    own: Any,
+    mirror: Any,
+    rows: Any,
+    cols: Any,
+    max_distance: int,
+    *,
+    upper: bool,
+) -> int:
+    """Verify every pair of ``rows`` x ``cols`` (image indexes; with ``upper``, each pair of
+    one list once) in blocks of at most :data:`_BLOCK` cells, and join the near ones."""
+    import numpy as np
+
+    compared = 0
+    step = max(1, _BLOCK // len(cols))
+    for at in range(0, len(rows), step):
+        a = rows[at : at + step, None]
+        b = cols[None, :]
+        wanted = (
+            np.arange(at, at + len(a))[:, None] < np.arange(len(cols))[None, :] if upper else a != b
+        )
+        near = np.minimum(
+            np.bitwise_count(own[a] ^ own[b]),
+            np.minimum(np.bitwise_count(own[a] ^ mirror[b]), np.bitwise_count(mirror[a] ^ own[b])),
+        )
+        compared += int(wanted.sum())
+        at_row, at_col = np.nonzero(wanted & (near <= max_distance))
+        for i, j in zip(a[at_row, 0].tolist(), b[0, at_col].tolist(), strict=True):
+            found.union(i, j)
+    return compared
 
 
 def keep_order(
