@@ -84,8 +84,8 @@ def group_hashes(hashes: Mapping[K, ImageHash], max_distance: int) -> tuple[list
         mirror_order = np.argsort(mirror_band, kind="stable")
         own_sorted, mirror_sorted = own_band[own_order], mirror_band[mirror_order]
         values, starts, counts = np.unique(own_sorted, return_index=True, return_counts=True)
-        lows = np.searchsorted(mirror_sorted, values, side="left")
-        highs = np.searchsorted(mirror_sorted, values, side="right")
+        lows: Any = np.searchsorted(mirror_sorted, values, side="left")
+        highs: Any = np.searchsorted(mirror_sorted, values, side="right")
         buckets = zip(starts.tolist(), counts.tolist(), lows.tolist(), highs.tolist(), strict=True)
         for start, count, low, high in buckets:
             owners = own_order[start : start + count]
