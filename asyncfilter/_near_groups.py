@@ -23,7 +23,7 @@ HASH_BITS = 64
 #: Pairs verified at once (numpy arrays of this many cells, a few MB).
 _BLOCK = 1 << 18
 #: The default: see NOTES-dupes.md for the measurements behind it.
-DEFAULT_DISTANCE = 10
+DEFAULT_DISTANCE = 8
 #: Above this, pHashes of unrelated photos start to agree (their mean distance is ~32).
 MAX_DISTANCE = 24
 
