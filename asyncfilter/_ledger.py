@@ -610,7 +610,7 @@ class Ledger:
         )
         await self._db.commit()
 
-    async def save_image_groups(self, groups: Sequence[tuple[str, str, int]]) -> None:
+    async def save_image_groups(self, groups: Sequence[tuple[str, str, int | None]]) -> None:
         """Store each copy's group: ``(bucket, key, group_id)``."""
         await self._db.executemany(
             "UPDATE image_hashes SET group_id = ? WHERE bucket = ? AND key = ?",

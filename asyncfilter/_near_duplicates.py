@@ -260,7 +260,10 @@ async def _group(
         where: ImageHash(from_signed(s[2]), from_signed(s[3])) for where, s in current.items()
     }
     found, _ = group_hashes(hashes, distance)
-    assignments: list[tuple[str, str, int]] = []
+    # a copy whose stored hash is of another version keeps no group it no longer belongs to
+    assignments: list[tuple[str, str, int | None]] = [
+        (*where, None) for where in by_copy if where in stored and where not in current
+    ]
     groups: list[NearDuplicateGroup] = []
     for members in found:
         group_id = min(current[m][0] for m in members)

@@ -125,17 +125,35 @@ async def test_a_copy_gone_or_not_an_image_is_reported_and_left_out(
     swept: tuple[str, str], moto: MotoServer, s3: Any
 ) -> None:
     state, dest = swept
+    first = await find_near_duplicates(state, s3_endpoint_url=moto.endpoint_url)
+    assert first.hashed == len(photos())
+    # a later sweep recorded other versions of two sources; one copy is gone, one is no image
+    with sqlite3.connect(state) as db:
+        db.execute(
+            "UPDATE objects SET etag = 'another' WHERE key IN (?, ?)",
+            ("chelsea/mirror.jpg", "others/moon.jpg"),
+        )
     await s3.delete_object(Bucket=dest, Key="Robin/chelsea/mirror.jpg")
     await s3.put_object(Bucket=dest, Key="Robin/others/moon.jpg", Body=b"<html>oops</html>")
     report = await find_near_duplicates(state, s3_endpoint_url=moto.endpoint_url)
-    assert set(report.unreadable) == {
-        f"s3://{dest}/Robin/chelsea/mirror.jpg",
-        f"s3://{dest}/Robin/others/moon.jpg",
-    }
-    assert "NoSuchKey" in report.unreadable[f"s3://{dest}/Robin/chelsea/mirror.jpg"]
-    assert report.hashed == len(photos()) - 2
+    gone, broken = f"s3://{dest}/Robin/chelsea/mirror.jpg", f"s3://{dest}/Robin/others/moon.jpg"
+    assert report.to_read.images == 2
+    assert set(report.unreadable) == {gone, broken}
+    assert "NoSuchKey" in report.unreadable[gone]
+    assert "not an image" in report.unreadable[broken]
+    assert report.hashed == 0
     chelsea = next(g for g in report.groups if "chelsea" in g.images[0])
     assert len(chelsea.images) == 9
+    assert gone not in chelsea.images
+    ledger = await Ledger.open(state)
+    try:
+        stored = await ledger.image_groups()
+    finally:
+        await ledger.aclose()
+    # their old groups are not kept for versions never hashed
+    assert (dest, "Robin/chelsea/mirror.jpg") not in stored
+    assert (dest, "Robin/others/moon.jpg") not in stored
+    assert len(stored) == len(photos()) - 2
 
 
 async def test_exports_keep_one_image_per_group_or_all_with_their_group(
