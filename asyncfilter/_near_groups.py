@@ -35,8 +35,9 @@ def check_distance(value: int) -> int:
 
 
 def bands(max_distance: int) -> list[tuple[int, int]]:
-    """``(shift, mask)`` of ``max_distance + 1`` disjoint bands covering the 64 bits."""
-    count = max_distance + 1
+    """``(shift, mask)`` of ``max_distance // 2 + 1`` disjoint bands covering the 64 bits: two
+    hashes at most ``max_distance`` apart differ in at most one bit of at least one of them."""
+    count = max_distance // 2 + 1
     out, shift = [], 0
     for i in range(count):
         width = HASH_BITS // count + (1 if i < HASH_BITS % count else 0)
@@ -74,26 +75,17 @@ def group_hashes(hashes: Mapping[K, ImageHash], max_distance: int) -> tuple[list
     mirror = np.array([hashes[k].mirror for k in keys], dtype=np.uint64)
     found = _UnionFind(len(keys))
     verified = 0
-    for shift, mask in bands(max_distance):
-        # in each band, the images whose own hash has one value are compared with each other,
-        # and with the images whose mirror's hash has that value (a pair near through a mirror
-        # shares a band between one's mirror and the other's own hash)
+    layout = bands(max_distance)
+    radius = max_distance // len(layout)  # 0 or 1: some band differs in at most this many bits
+    for shift, mask in layout:
         own_band = (own >> np.uint64(shift)) & np.uint64(mask)
         mirror_band = (mirror >> np.uint64(shift)) & np.uint64(mask)
-        own_order = np.argsort(own_band, kind="stable")
-        mirror_order = np.argsort(mirror_band, kind="stable")
-        own_sorted, mirror_sorted = own_band[own_order], mirror_band[mirror_order]
-        values, starts, counts = np.unique(own_sorted, return_index=True, return_counts=True)
-        lows: Any = np.searchsorted(mirror_sorted, values, side="left")
-        highs: Any = np.searchsorted(mirror_sorted, values, side="right")
-        buckets = zip(starts.tolist(), counts.tolist(), lows.tolist(), highs.tolist(), strict=True)
-        for start, count, low, high in buckets:
-            owners = own_order[start : start + count]
-            mirrored = mirror_order[low:high]
-            if count > 1:
-                verified += _join(found, own, mirror, owners, owners, max_distance, upper=True)
-            if len(mirrored):
-                verified += _join(found, own, mirror, mirrored, owners, max_distance, upper=False)
+        flips = [0, *(1 << b for b in range(mask.bit_length()))] if radius else [0]
+        for flip in flips:
+            f = np.uint64(flip)
+            # own against own (each pair once), and one's mirror against the other's own
+            for probe, once in ((own_band ^ f, True), (mirror_band ^ f, False)):
+                verified += _join(found, own, mirror, probe, own_band, max_distance, once=once)
     members: dict[int, list[K]] = defaultdict(list)
     for i, key in enumerate(keys):
         members[found.find(i)].append(key)
@@ -104,32 +96,45 @@ def _join(
     found: _UnionFind,
     own: Any,
     mirror: Any,
-    rows: Any,
-    cols: Any,
+    probe: Any,
+    band: Any,
     max_distance: int,
     *,
-    upper: bool,
+    once: bool,
 ) -> int:
-    """Verify every pair of ``rows`` x ``cols`` (image indexes; with ``upper``, each pair of
-    one list once) in blocks of at most :data:`_BLOCK` cells, and join the near ones."""
+    """Verify every pair ``(i, j)`` with ``probe[i] == band[j]`` (``i < j`` with ``once``,
+    else ``i != j``), at most :data:`_BLOCK` pairs at a time, and join the near ones."""
     import numpy as np
 
-    compared = 0
-    step = max(1, _BLOCK // len(cols))
-    for at in range(0, len(rows), step):
-        a = rows[at : at + step, None]
-        b = cols[None, :]
-        wanted = (
-            np.arange(at, at + len(a))[:, None] < np.arange(len(cols))[None, :] if upper else a != b
-        )
+    order = np.argsort(band, kind="stable")
+    ordered = band[order]
+    low = np.searchsorted(ordered, probe, side="left")
+    counts = np.searchsorted(ordered, probe, side="right") - low
+    rows = np.nonzero(counts)[0]
+    if not len(rows):
+        return 0
+    low, counts = low[rows], counts[rows]
+    ends = np.cumsum(counts)
+    compared, at = 0, 0
+    while at < len(rows):
+        # rows at..stop hold at most _BLOCK candidates (one row at least)
+        base = int(ends[at - 1]) if at else 0
+        stop = max(at + 1, int(np.searchsorted(ends, base + _BLOCK, side="right")))
+        n = counts[at:stop]
+        a = np.repeat(rows[at:stop], n)
+        starts = np.repeat(np.cumsum(n) - n, n)
+        b = order[np.repeat(low[at:stop], n) + np.arange(len(a)) - starts]
+        wanted = a < b if once else a != b
+        a, b = a[wanted], b[wanted]
+        compared += len(a)
         near = np.minimum(
             np.bitwise_count(own[a] ^ own[b]),
             np.minimum(np.bitwise_count(own[a] ^ mirror[b]), np.bitwise_count(mirror[a] ^ own[b])),
         )
-        compared += int(wanted.sum())
-        at_row, at_col = np.nonzero(wanted & (near <= max_distance))
-        for i, j in zip(a[at_row, 0].tolist(), b[0, at_col].tolist(), strict=True):
+        hits = near <= max_distance
+        for i, j in zip(a[hits].tolist(), b[hits].tolist(), strict=True):
             found.union(i, j)
+        at = stop
     return compared
 
 

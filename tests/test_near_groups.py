@@ -99,7 +99,7 @@ def test_hashes_keep_all_64_bits_through_sqlite_signed_integers() -> None:
 @pytest.mark.parametrize("max_distance", [0, 3, 10, 24])
 def test_bands_cover_the_64_bits_once(max_distance: int) -> None:
     layout = bands(max_distance)
-    assert len(layout) == max_distance + 1
+    assert len(layout) == max_distance // 2 + 1
     covered = 0
     for shift, mask in layout:
         assert covered & (mask << shift) == 0
@@ -142,11 +142,24 @@ def test_banded_grouping_finds_exactly_what_comparing_every_pair_finds(seed: int
             values[n] = ImageHash(mirror, near) if rng.random() < 0.3 else ImageHash(near, mirror)
         else:
             values[n] = ImageHash(rng.getrandbits(64), rng.getrandbits(64))
-    for max_distance in (0, 4, 10, 14):
+    for max_distance in (0, 1, 2, 3, 4, 8, 10, 14, 24):
         groups, verified = group_hashes(values, max_distance)
         assert sorted(groups) == _brute_force(values, max_distance)
         if max_distance <= 4:  # (wide distances make narrow bands, which most pairs share)
             assert verified < len(values) * (len(values) - 1) // 4
+
+
+def test_grouping_in_small_blocks_finds_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(99)
+    values = {n: ImageHash(rng.getrandbits(64), rng.getrandbits(64)) for n in range(60)}
+    for n in range(60, 120):  # near-copies of the first 60, within 8 bits
+        base = values[n - 60]
+        values[n] = ImageHash(_flip(base.phash, rng.randint(0, 8), rng), base.mirror)
+    whole, _ = group_hashes(values, 8)
+    monkeypatch.setattr("asyncfilter._near_groups._BLOCK", 7)
+    blocks, _ = group_hashes(values, 8)
+    assert sorted(blocks) == sorted(whole) == _brute_force(values, 8)
+    assert sum(len(g) == 2 for g in whole) >= 50
 
 
 def test_a_distance_out_of_range_names_the_field() -> None:
