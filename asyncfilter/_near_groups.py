@@ -1,9 +1,12 @@
 """Groups of near-copies from their hashes, and train/test splits that keep each group whole.
 
-Grouping compares no more pairs than it must. Two 64-bit hashes at most ``D`` bits apart agree
-exactly on at least one of any ``D + 1`` disjoint bands of their bits (pigeonhole: ``D`` differing
-bits touch at most ``D`` bands). So every image is filed under each of its bands, only images
-that share a band are compared, and each candidate pair is verified with the full distance.
+Grouping compares no more pairs than it must (pigeonhole). Two 64-bit hashes at most ``D``
+bits apart agree exactly on one of any ``D + 1`` disjoint bands of their bits; more usefully,
+they differ in at most one bit on one of ``D // 2 + 1`` bands (``D`` bits over ``D // 2 + 1``
+bands leave fewer than two in some band). Wider bands let far fewer unrelated pairs through
+(at distance 8: 5 bands of 13 bits, 3% of random pairs, where 9 bands of 7 bits let 20%
+through), so images are matched on each band exactly and one bit apart, and each candidate
+pair is verified with the full distance, in numpy blocks.
 Pairs within the distance are joined with union-find: a group is the near-copy relation's
 connected component (A near B and B near C puts A, B and C in one group).
 """
