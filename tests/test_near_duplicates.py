@@ -184,7 +184,10 @@ async def test_exports_keep_one_image_per_group_or_all_with_their_group(
 
 
 async def test_dupes_on_the_command_line(
-    swept: tuple[str, str], moto: MotoServer, capsys: pytest.CaptureFixture[str]
+    swept: tuple[str, str],
+    moto: MotoServer,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     state, _ = swept
     base = ["dupes", "--state", state, "--s3-endpoint-url", moto.endpoint_url]
@@ -209,6 +212,20 @@ async def test_dupes_on_the_command_line(
     text = capsys.readouterr().out
     assert "groups of near-copies 6 holding 60 images" in text
     assert await anyio.to_thread.run_sync(run, [*base, "--distance", "99"]) == 2
+
+    # and the export keeps one image per group
+    exported = ["export", "--state", state, "--one-per-group", "--json"]
+    to = str(tmp_path / "one")
+    assert (
+        await anyio.to_thread.run_sync(
+            run, [*exported, "--format", "gt-classification", "--to", to]
+        )
+        == 0
+    )
+    written = orjson.loads(capsys.readouterr().out)
+    assert written["formats"]["gt-classification"]["images"] == len({p.picture for p in photos()})
+    assert await anyio.to_thread.run_sync(run, exported) == 2  # (not the whole ledger)
+    assert "--one-per-group applies to manifests" in capsys.readouterr().err
 
 
 async def test_a_version_3_ledger_gains_the_hash_table(tmp_path: Path) -> None:
