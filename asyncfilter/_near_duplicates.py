@@ -259,7 +259,8 @@ async def _group(
     hashes = {
         where: ImageHash(from_signed(s[2]), from_signed(s[3])) for where, s in current.items()
     }
-    found, _ = group_hashes(hashes, distance)
+    # (CPU-bound: seconds for 100,000 images, so off the event loop)
+    found, _ = await anyio.to_thread.run_sync(group_hashes, hashes, distance)
     # a copy whose stored hash is of another version keeps no group it no longer belongs to
     assignments: list[tuple[str, str, int | None]] = [
         (*where, None) for where in by_copy if where in stored and where not in current
