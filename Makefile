@@ -21,7 +21,7 @@ $(RUN): pyproject.toml | $(BIN)/python
 
 $(DEV): $(RUN)
 	@echo "installing the test tools into $(VENV) ..."
-	$(PIP) -e '.[emulator,dev]'
+	$(PIP) -e '.[emulator,dev,dupes]'
 	touch $(DEV)
 
 demo: $(RUN)

@@ -50,6 +50,13 @@ if _TYPE_CHECKING:
     from ._ledger import LedgerError
     from ._listing import Lister, S3Lister
     from ._listing_parallel import ListingStats, ParallelS3Lister
+    from ._near_duplicates import (
+        NearDuplicateGroup,
+        NearDuplicatesReport,
+        ReadEstimate,
+        find_near_duplicates,
+    )
+    from ._near_groups import split_keeping_groups
     from ._order import RandomOrderLister
     from ._plan import Plan, plan
     from ._scan import Sweep, open_scan, scan
@@ -94,6 +101,11 @@ _LAZY = {
     "InventoryManifest": ("._inventory", "InventoryManifest"),
     "ListingStats": ("._listing_parallel", "ListingStats"),
     "ParallelS3Lister": ("._listing_parallel", "ParallelS3Lister"),
+    "NearDuplicateGroup": ("._near_duplicates", "NearDuplicateGroup"),
+    "NearDuplicatesReport": ("._near_duplicates", "NearDuplicatesReport"),
+    "ReadEstimate": ("._near_duplicates", "ReadEstimate"),
+    "find_near_duplicates": ("._near_duplicates", "find_near_duplicates"),
+    "split_keeping_groups": ("._near_groups", "split_keeping_groups"),
     "Plan": ("._plan", "Plan"),
     "plan": ("._plan", "plan"),
     "Sweep": ("._scan", "Sweep"),
@@ -149,11 +161,14 @@ __all__ = [
     "Match",
     "ModelNotRunning",
     "ModelState",
+    "NearDuplicateGroup",
+    "NearDuplicatesReport",
     "Outcome",
     "ParallelS3Lister",
     "Plan",
     "PriceTable",
     "RandomOrderLister",
+    "ReadEstimate",
     "RekognitionDetector",
     "Report",
     "S3Copier",
@@ -176,6 +191,7 @@ __all__ = [
     "__version__",
     "check_model_running",
     "export",
+    "find_near_duplicates",
     "follow_training",
     "model_states",
     "open_scan",
@@ -183,6 +199,7 @@ __all__ = [
     "plan_training",
     "run_training",
     "scan",
+    "split_keeping_groups",
     "start_model",
     "stop_model",
 ]

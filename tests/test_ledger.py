@@ -17,7 +17,7 @@ import pytest
 from helpers import jpeg, labels_entries, list_keys, robin, seed
 
 from asyncfilter import StopReason, scan
-from asyncfilter._ledger import Ledger, LedgerError
+from asyncfilter._ledger import SCHEMA_VERSION, Ledger, LedgerError
 from asyncfilter._plan import plan
 from asyncfilter.testing import EmulatorProcess, MotoServer, make_image
 
@@ -155,6 +155,7 @@ async def test_corrupt_and_foreign_ledgers_are_refused_and_left_untouched(
 
 def downgrade_to_version_2(db: sqlite3.Connection) -> None:
     """Turn a ledger of today's schema into what version 2 wrote."""
+    db.execute("DROP TABLE image_hashes")  # (version 4)
     db.execute("DROP TABLE copies")
     db.execute("DROP TABLE meta")
     for column in ("retryable", "detector", "verdict", "verdict_at"):
@@ -175,7 +176,7 @@ async def test_a_version_2_ledger_keeps_its_copies_and_a_new_destination_gets_it
     assert again.stats.paid_calls == 0
     assert again.stats.hits == len(robins)
     with sqlite3.connect(state) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         copies = db.execute("SELECT count(*) FROM copies").fetchone()[0]
     assert copies == len(robins)  # the copies version 2 knew were carried over
 
@@ -196,7 +197,7 @@ async def test_a_version_1_ledger_is_migrated_and_its_answers_still_count(
     assert report.stats.paid_calls == 0
     assert report.stats.cached == 6
     with sqlite3.connect(state) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     with sqlite3.connect(state) as db:
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(LedgerError, match="schema version 99"):

@@ -42,6 +42,8 @@ class Record:
     model_version: str | None
     decided_at: float
     size: ImageSize | None = None
+    group: int | None = None
+    """Its near-copy group (``asyncfilter dupes``), when the ledger has one for it."""
 
     @property
     def uri(self) -> str:
@@ -49,6 +51,9 @@ class Record:
 
     def with_size(self, size: ImageSize | None) -> Record:
         return replace(self, size=size)
+
+    def with_group(self, group: int | None) -> Record:
+        return replace(self, group=group)
 
     @classmethod
     def from_result(cls, result: ImageResult, bucket: str, class_name: str) -> Record:

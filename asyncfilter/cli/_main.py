@@ -23,6 +23,7 @@ from .._config import S3Location, ScanConfig
 from .._errors import ConfigError, ExportError, SweepAborted
 from .._export import FORMAT_HELP
 from .._results import Report, StopReason
+from ._dupes import dupes as dupes_command
 from ._logging import configure_logging
 from ._model import model as model_command
 from ._train import train as train_command
@@ -472,6 +473,11 @@ def plan(**opts: Any) -> int:
     show_default=True,
     help="Ground Truth's job-name and COCO's contributor.",
 )
+@click.option(
+    "--one-per-group",
+    is_flag=True,
+    help="Keep one image per near-copy group (see `asyncfilter dupes`): the most confident.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @click.option("--region", help="AWS region (default: the AWS chain).")
 @click.option("--profile", help="AWS profile (default: the AWS chain).")
@@ -490,6 +496,8 @@ def export_command(**opts: Any) -> int:
     formats: tuple[str, ...] = opts["formats"] or ("jsonl",)
     to: str | None = opts["to"]
     if to in (None, "-"):
+        if opts["one_per_group"]:
+            raise ConfigError("--one-per-group applies to manifests: pass --format and --to")
         if formats != ("jsonl",):
             raise ConfigError("--to DIR or s3://BUCKET/PREFIX is required for these formats")
         return _ledger_to_stdout(opts["state"])
@@ -505,6 +513,7 @@ def export_command(**opts: Any) -> int:
             s3_endpoint_url=opts["s3_endpoint_url"],
             expected_bucket_owner=opts["expected_bucket_owner"],
             job_name=opts["job_name"],
+            one_per_group=opts["one_per_group"],
         ),
         backend="asyncio",
     )
@@ -655,6 +664,9 @@ def demo(images: int, seed: int) -> int:
     from ..testing._demo import run_demo
 
     return run_demo(images=images, seed=seed)
+
+
+cli.add_command(dupes_command)
 
 
 def main(argv: list[str] | None = None) -> None:
