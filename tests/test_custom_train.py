@@ -284,3 +284,25 @@ async def test_a_detection_model_trains_in_the_emulator_from_our_manifests(
     assert result.status == "TRAINING_COMPLETED"
     assert [s.label for s in result.labels] == ["Robin"]
     assert result.labels[0].test_images == 2
+
+
+def test_the_training_split_keeps_each_near_copy_group_on_one_side() -> None:
+    from asyncfilter._custom._dataset import split
+    from asyncfilter._export._records import Record
+    from asyncfilter._results import Outcome
+
+    def record(key: str, label: str) -> Record:
+        return Record("src", key, "dst", f"{label}/{key}", Outcome.HIT, label, label, 90.0, (),
+                      None, 0.0)  # fmt: skip
+
+    images = [record(f"{i:03d}.jpg", "Robin" if i % 2 else "not-Robin") for i in range(60)]
+    # ten groups of six near-copies, three of each class
+    groups = {("dst", r.key): int(r.source_key[:3]) // 6 for r in images}
+    for each in range(20):
+        train, test, _ = split(images, 0.25, each, groups)
+        assert len(train) + len(test) == 60
+        train_groups = {groups[("dst", r.key)] for r in train}
+        test_groups = {groups[("dst", r.key)] for r in test}
+        assert not train_groups & test_groups, each
+        assert {r.class_name for r in test} == {"Robin", "not-Robin"}
+    assert split(images, 0.25, 7, groups) == split(images, 0.25, 7, groups)

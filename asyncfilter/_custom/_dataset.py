@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,6 +23,7 @@ from .._export._format import ExportContext, ManifestLimits
 from .._export._groundtruth import classification, detection
 from .._export._records import ImageSize, Record, class_ids
 from .._export._sizes import read_sizes
+from .._near_groups import split_keeping_groups
 from .._results import Outcome
 from ._source import ACCEPTED_VERDICTS, Row
 
@@ -205,28 +206,26 @@ def check_labels(images: Sequence[Record], name: str, *, detection_model: bool) 
 
 
 def split(
-    images: Sequence[Record], test_split: float, seed: int | None
+    images: Sequence[Record],
+    test_split: float,
+    seed: int | None,
+    groups: Mapping[tuple[str, str], Hashable] | None = None,
 ) -> tuple[list[Record], list[Record], list[str]]:
-    """A stratified train/test split: each label split in the same proportion, reproducibly."""
+    """A stratified train/test split: each label split in the same proportion, reproducibly,
+    and every near-copy group (``asyncfilter dupes``) whole on one side, so that no test image
+    has a near-copy in training (which would inflate every evaluation figure)."""
     if not 0 < test_split < 1:
         raise ConfigError(f"--test-split must be between 0 and 1 (exclusive), got {test_split}")
-    rng = random.Random(seed)
-    train: list[Record] = []
-    test: list[Record] = []
-    warnings: list[str] = []
-    by_label: dict[str, list[Record]] = {}
-    for record in images:
-        by_label.setdefault(record.class_name, []).append(record)
-    for label in sorted(by_label):
-        group = sorted(by_label[label], key=lambda r: (r.bucket, r.key))
-        rng.shuffle(group)
-        n_test = min(max(round(len(group) * test_split), 1), len(group) - 1)
-        if n_test < 1:
-            warnings.append(f"label {label!r} has one image: it is in training, not in test")
-            n_test = 0
-        test += group[:n_test]
-        train += group[n_test:]
-    return train, test, warnings
+    ordered = sorted(images, key=lambda r: (r.class_name, r.bucket, r.key))
+    by_key = {(r.bucket, r.key): r for r in ordered}
+    items = {key: r.class_name for key, r in by_key.items()}
+    train_keys, test_keys = split_keeping_groups(items, groups or {}, test_split, seed)
+    warnings = [
+        f"label {label!r} has one image: it is in training, not in test"
+        for label, n in sorted(Counter(items.values()).items())
+        if n == 1
+    ]
+    return [by_key[k] for k in train_keys], [by_key[k] for k in test_keys], warnings
 
 
 def place(

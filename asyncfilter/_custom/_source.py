@@ -80,6 +80,24 @@ async def read_rows(state: str | Path) -> list[Row]:
         raise ConfigError(f"--state: cannot read ledger {path}: {exc}") from exc
 
 
+async def read_groups(state: str | Path) -> dict[tuple[str, str], int]:
+    """Near-copy groups found by ``asyncfilter dupes``: ``(bucket, key)`` of a copy to its
+    group id (empty when the ledger has none)."""
+    path = Path(await anyio.Path(state).expanduser())
+    try:
+        async with aiosqlite.connect(f"file:{path}?mode=ro", uri=True) as db:
+            async with db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'image_hashes'"
+            ) as cursor:
+                if await cursor.fetchone() is None:
+                    return {}
+            query = "SELECT bucket, key, group_id FROM image_hashes WHERE group_id IS NOT NULL"
+            async with db.execute(query) as cursor:
+                return {(b, k): int(g) async for b, k, g in cursor}
+    except sqlite3.Error as exc:
+        raise ConfigError(f"--state: cannot read ledger {path}: {exc}") from exc
+
+
 def _row(record: Any) -> Row:
     (bucket, key, size, outcome, copied, dest_bucket, dest_key, folder, label, confidence,
      instances, model_version, decided_at, width, height, verdict) = record  # fmt: skip

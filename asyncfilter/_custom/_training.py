@@ -35,7 +35,7 @@ from ._errors import DatasetFailed
 from ._evaluation import TrainingResult, follow_training
 from ._pricing import PRICES, CustomLabelsPrices
 from ._project import check_name, ensure_project, find_project
-from ._source import read_rows
+from ._source import read_groups, read_rows
 
 OnEvent = Callable[[str], None]
 OnStatus = Callable[[dict[str, Any]], None]
@@ -104,7 +104,8 @@ async def plan_training(
     kept, excluded, reads = await check_images(s3, images, bytes_of)
     warnings += check_labels(kept, name, detection_model=detection_model)
     bucket, placed, copies = place(kept, name, project)
-    train, test, more = split(placed, test_split, seed)
+    # near-copies found by `asyncfilter dupes` stay on one side of the split
+    train, test, more = split(placed, test_split, seed, await read_groups(state))
     check_manifest_limits(train, test)
     dataset = DataSet(
         name=name,
