@@ -148,6 +148,8 @@ so what remains is the cost of the extra S3 requests themselves, not of the engi
 | --- | --- | --- | --- | --- |
 {chr(10).join(curve_rows)}
 
+{_extra_sections()}
+
 ## Raw figures
 
 ```json
@@ -155,6 +157,13 @@ so what remains is the cost of the extra S3 requests themselves, not of the engi
 ```
 """
     path.write_text(text)
+
+
+def _extra_sections() -> str:
+    """Sections measured by their own scripts (near-copies, the review page), kept as written
+    in ``benchmarks/results/*.md`` and included whole."""
+    here = Path(__file__).parent / "results"
+    return "\n\n".join(p.read_text().strip() for p in sorted(here.glob("*.md")))
 
 
 def _json(value: Any) -> str:
