@@ -100,6 +100,8 @@ async def test_start_model_starts_it_for_the_sweep_and_stops_it_after(
     assert f"starting {arn} for this sweep" in err
     assert f"stopped {arn}" in err
     assert "billed per inference-unit hour while the model runs" in out
+    assert "model cost so far: $" in out  # the model's own running cost, instead
+    assert "inference-unit hours; stopped)" in out
     assert len(await list_keys(s3, buckets[1], "Robin/")) == 6
     model = (await admin_call(admin.state))["versions"][arn]
     assert model["status"] in ("STOPPING", "STOPPED")

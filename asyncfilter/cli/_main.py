@@ -283,7 +283,7 @@ async def _scan(
     from .._export import export
     from .._scan import open_scan
     from ._output import ResultsWriter, export_text, show_progress, summary_text
-    from ._scan_model import MODEL_COST_NOTE, model_detector
+    from ._scan_model import MODEL_COST_NOTE, model_cost_line, model_detector
 
     console = Console(stderr=True)
     writer = ResultsWriter(results) if results else None
@@ -352,6 +352,7 @@ async def _scan(
                 click.echo(export_text(exported))
             if model[0] is not None:
                 click.echo(MODEL_COST_NOTE)
+                click.echo(await model_cost_line(model[0]))
         if code == EXIT_OK and report.stop_reason is StopReason.INTERRUPTED:
             code = EXIT_INTERRUPTED
     return code

@@ -178,3 +178,20 @@ def _close(data: dict[str, Any], arn: str) -> None:
     sessions = (data.get(arn) or {}).get("sessions") or []
     if sessions and sessions[-1][1] is None:
         sessions[-1][1] = time.time()
+
+
+async def model_cost_line(arn: str) -> str:
+    """What the model has cost so far while asyncfilter ran it (its record of starts and stops;
+    the service does not say), or that it was not started by asyncfilter."""
+    record = await Registry().get(arn)
+    if record is None or not record.sessions:
+        return (
+            "model cost: not started by asyncfilter, so unknown here "
+            f"(${PRICES.inference_per_unit_hour:g} per inference-unit hour while it runs)"
+        )
+    hours = record.unit_hours(time.time())
+    state = "running" if record.running else "stopped"
+    return (
+        f"model cost so far: ${hours * PRICES.inference_per_unit_hour:,.2f} "
+        f"({hours:,.2f} inference-unit hours; {state})"
+    )
