@@ -9,7 +9,7 @@ RUN    := $(VENV)/.installed-run
 DEV    := $(VENV)/.installed-dev
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: demo playground review-demo test lint typecheck check bench bench-quick clean
+.PHONY: demo playground review-demo train-demo test lint typecheck check bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(RUN): pyproject.toml | $(BIN)/python
 
 $(DEV): $(RUN)
 	@echo "installing the test tools into $(VENV) ..."
-	$(PIP) -e '.[emulator,review,browser,dev]'
+	$(PIP) -e '.[emulator,review,browser,dev,dupes]'
 	touch $(DEV)
 
 demo: $(RUN)
@@ -33,6 +33,9 @@ playground: $(RUN)
 # The demo sweep, then its review page on 127.0.0.1 until Ctrl+C.
 review-demo: $(RUN)
 	$(BIN)/asyncfilter demo --review
+
+train-demo: $(RUN)
+	$(BIN)/python -m asyncfilter.testing._train_demo
 
 test: $(DEV)
 	$(BIN)/python -m pytest

@@ -37,11 +37,26 @@ from ._results import ImageResult, Match, Outcome, Report, SkipReason, Stats, St
 
 if _TYPE_CHECKING:
     from ._copying import Copier, S3Copier
+    from ._custom._errors import CustomLabelsError, DatasetFailed, ModelNotRunning, TrainingFailed
+    from ._custom._evaluation import TrainingResult, follow_training
+    from ._custom._models import ModelState, model_states, start_model, stop_model
+    from ._custom._pricing import CustomLabelsPrices
+    from ._custom._training import TrainingPlan, plan_training, run_training
     from ._detection import Detector, RekognitionDetector
+    from ._detection_custom import CustomLabelsDetector, check_model_running
     from ._export import FORMATS as EXPORT_FORMATS
     from ._export import ExportReport, FormatReport, ManifestLimits, export
+    from ._inventory import InventoryLister, InventoryManifest
     from ._ledger import LedgerError
     from ._listing import Lister, S3Lister
+    from ._listing_parallel import ListingStats, ParallelS3Lister
+    from ._near_duplicates import (
+        NearDuplicateGroup,
+        NearDuplicatesReport,
+        ReadEstimate,
+        find_near_duplicates,
+    )
+    from ._near_groups import split_keeping_groups
     from ._order import RandomOrderLister
     from ._plan import Plan, plan
     from ._scan import Sweep, open_scan, scan
@@ -56,6 +71,22 @@ except _PackageNotFoundError:  # running from a source tree that was never insta
 _LAZY = {
     "Copier": ("._copying", "Copier"),
     "S3Copier": ("._copying", "S3Copier"),
+    "CustomLabelsDetector": ("._detection_custom", "CustomLabelsDetector"),
+    "check_model_running": ("._detection_custom", "check_model_running"),
+    "CustomLabelsError": ("._custom._errors", "CustomLabelsError"),
+    "DatasetFailed": ("._custom._errors", "DatasetFailed"),
+    "ModelNotRunning": ("._custom._errors", "ModelNotRunning"),
+    "TrainingFailed": ("._custom._errors", "TrainingFailed"),
+    "CustomLabelsPrices": ("._custom._pricing", "CustomLabelsPrices"),
+    "ModelState": ("._custom._models", "ModelState"),
+    "model_states": ("._custom._models", "model_states"),
+    "start_model": ("._custom._models", "start_model"),
+    "stop_model": ("._custom._models", "stop_model"),
+    "TrainingPlan": ("._custom._training", "TrainingPlan"),
+    "plan_training": ("._custom._training", "plan_training"),
+    "run_training": ("._custom._training", "run_training"),
+    "TrainingResult": ("._custom._evaluation", "TrainingResult"),
+    "follow_training": ("._custom._evaluation", "follow_training"),
     "Detector": ("._detection", "Detector"),
     "RekognitionDetector": ("._detection", "RekognitionDetector"),
     "EXPORT_FORMATS": ("._export", "FORMATS"),
@@ -67,6 +98,15 @@ _LAZY = {
     "Lister": ("._listing", "Lister"),
     "S3Lister": ("._listing", "S3Lister"),
     "RandomOrderLister": ("._order", "RandomOrderLister"),
+    "InventoryLister": ("._inventory", "InventoryLister"),
+    "InventoryManifest": ("._inventory", "InventoryManifest"),
+    "ListingStats": ("._listing_parallel", "ListingStats"),
+    "ParallelS3Lister": ("._listing_parallel", "ParallelS3Lister"),
+    "NearDuplicateGroup": ("._near_duplicates", "NearDuplicateGroup"),
+    "NearDuplicatesReport": ("._near_duplicates", "NearDuplicatesReport"),
+    "ReadEstimate": ("._near_duplicates", "ReadEstimate"),
+    "find_near_duplicates": ("._near_duplicates", "find_near_duplicates"),
+    "split_keeping_groups": ("._near_groups", "split_keeping_groups"),
     "Plan": ("._plan", "Plan"),
     "plan": ("._plan", "plan"),
     "Sweep": ("._scan", "Sweep"),
@@ -98,6 +138,10 @@ __all__ = [
     "ConfigError",
     "Copier",
     "CredentialsError",
+    "CustomLabelsDetector",
+    "CustomLabelsError",
+    "CustomLabelsPrices",
+    "DatasetFailed",
     "DestinationError",
     "Detection",
     "Detector",
@@ -110,15 +154,24 @@ __all__ = [
     "ImageFailed",
     "ImageResult",
     "Instance",
+    "InventoryLister",
+    "InventoryManifest",
     "Label",
     "LedgerError",
     "Lister",
+    "ListingStats",
     "ManifestLimits",
     "Match",
+    "ModelNotRunning",
+    "ModelState",
+    "NearDuplicateGroup",
+    "NearDuplicatesReport",
     "Outcome",
+    "ParallelS3Lister",
     "Plan",
     "PriceTable",
     "RandomOrderLister",
+    "ReadEstimate",
     "RekognitionDetector",
     "Report",
     "Review",
@@ -135,11 +188,23 @@ __all__ = [
     "Sweep",
     "SweepAborted",
     "Throttled",
+    "TrainingFailed",
+    "TrainingPlan",
+    "TrainingResult",
     "TransientError",
     "__version__",
+    "check_model_running",
     "export",
+    "find_near_duplicates",
+    "follow_training",
+    "model_states",
     "open_review",
     "open_scan",
     "plan",
+    "plan_training",
+    "run_training",
     "scan",
+    "split_keeping_groups",
+    "start_model",
+    "stop_model",
 ]

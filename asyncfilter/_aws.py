@@ -209,3 +209,19 @@ def credentials_error(exc: BaseException) -> CredentialsError | None:
     if failure is not None and failure.kind is Kind.CREDENTIALS:
         return CredentialsError(f"S3 rejected the credentials: {failure.message}")
     return None
+
+
+def source_read_error(exc: BaseException, what: str) -> BaseException:
+    """What a failed read of a source's own files (an inventory's manifest or data) means."""
+    failure = classify(exc)
+    if failure is None:
+        return exc
+    if failure.kind is Kind.CREDENTIALS:
+        return CredentialsError(f"S3 rejected the credentials: {failure.message}")
+    return SourceError(f"cannot read the inventory {what}: {failure.code}: {failure.message}")
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """The service refused this one request for a reason of its own (no such key...)."""
+    failure = classify(exc)
+    return failure is not None and failure.kind is Kind.CLIENT

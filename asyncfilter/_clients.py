@@ -46,7 +46,8 @@ def session_for(*, profile: str | None, region: str | None) -> Any:
 
 def _client_config(config: ScanConfig, *, retries: dict[str, Any]) -> AioConfig:
     return AioConfig(
-        max_pool_connections=config.concurrency + 8,
+        # the workers' copies, the parallel listings, and a few to spare
+        max_pool_connections=config.concurrency + config.list_concurrency + 8,
         connect_timeout=10,
         read_timeout=config.request_timeout_s,
         retries=retries,

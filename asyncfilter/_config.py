@@ -123,6 +123,12 @@ class ScanConfig:
     page that still fails after them stops the sweep; a copy that does is an error."""
     page_size: int = 1000
     """Keys asked for per ListObjectsV2 page (S3 returns at most 1,000)."""
+    list_concurrency: int = 16
+    """ListObjectsV2 paginators listing parts of the source at once (1: one paginator)."""
+    inventory: str | None = None
+    """Read the listing from this S3 Inventory report instead of ListObjectsV2: an
+    ``s3://.../manifest.json``, or the inventory configuration's destination
+    (``s3://DEST/PREFIX/SOURCE-BUCKET/CONFIG-ID/``), where the newest report is taken."""
     copy_grace_s: float = 30.0
     """How long a copy already in flight may take to finish once the sweep is stopping."""
     call_grace_s: float = 60.0
@@ -211,6 +217,9 @@ class ScanConfig:
         _positive_int("page_size", self.page_size)
         if self.page_size > 1000:
             raise ConfigError(f"page_size must be at most 1000 (S3's limit), got {self.page_size}")
+        _positive_int("list_concurrency", self.list_concurrency)
+        if self.inventory is not None:
+            S3Location.parse(self.inventory, what="inventory")
         _positive_float("tps", self.tps)
         for float_field in (
             "retry_base_s",

@@ -57,6 +57,8 @@ class Controller:
         """The random order's seed, for the report."""
         self.listing: Callable[[], dict[str, Any] | None] | None = None
         """What listing took and cost (a random order lists first), for the report."""
+        self.source: Callable[[], dict[str, Any] | None] | None = None
+        """What the source says of itself (an inventory's age), for the report."""
         self._miss_cutoff = config.miss_cutoff
         self._prices = config.prices
         self._prior_paid = prior_paid
@@ -353,6 +355,7 @@ class Controller:
             review_manifest=self.review_manifest,
             stop_detail=self.stop_detail or self._no_hit_hint(),
             listing=self.listing() if self.listing is not None else None,
+            source=self.source() if self.source is not None else None,
             seed=self.seed,
             target=self._target,
         )

@@ -68,7 +68,7 @@ REVIEW_SCHEMA = (
 )
 
 APPLICATION_ID = 0x4146_4C47  # "AFLG"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: For rows written before the engine recorded whether an error was temporary (schema < 3):
 #: the codes and exception names that were temporary failures. Newer rows carry the flag.
 _LEGACY_RETRYABLE = frozenset(
@@ -91,6 +91,14 @@ _LEGACY_RETRYABLE = frozenset(
     }
 )
 
+#: Near-copies (``asyncfilter dupes``): one row per copy, keyed by the copy's bucket and key;
+#: ``etag`` is the ledger's ETag of the object it was copied from when it was hashed (another
+#: version is hashed again), ``group_id`` the near-copy group the last ``dupes`` run put it in.
+_IMAGE_HASHES = (
+    "CREATE TABLE image_hashes (bucket TEXT NOT NULL, key TEXT NOT NULL, etag TEXT NOT NULL,"
+    " phash INTEGER NOT NULL, phash_mirror INTEGER NOT NULL, hashed_at REAL NOT NULL,"
+    " group_id INTEGER, PRIMARY KEY (bucket, key))"
+)
 _SCHEMA = """
 CREATE TABLE objects (
     bucket TEXT NOT NULL,
@@ -144,7 +152,9 @@ CREATE TABLE jobs (
     paid_calls INTEGER NOT NULL DEFAULT 0,
     updated_at REAL NOT NULL
 );
-""" + "".join(f"{statement};\n" for statement in REVIEW_SCHEMA)
+"""
+_SCHEMA += _IMAGE_HASHES + ";\n"
+_SCHEMA += "".join(f"{statement};\n" for statement in REVIEW_SCHEMA)
 
 
 #: The columns :meth:`Ledger.record` writes, in its order.
@@ -183,7 +193,11 @@ _MIGRATIONS = {
         "ALTER TABLE objects ADD COLUMN verdict TEXT",
         "ALTER TABLE objects ADD COLUMN verdict_at REAL",
     ),
-    3: REVIEW_SCHEMA,  # the review page's decisions and moves
+    3: (
+        # near-copies (asyncfilter dupes): each copy's perceptual hashes and its group
+        _IMAGE_HASHES,
+    ),
+    4: REVIEW_SCHEMA,  # the review page's decisions and moves
 }
 #: What a row written before answers carried their detector was answered by.
 LEGACY_DETECTOR = DETECT_LABELS
@@ -598,6 +612,63 @@ class Ledger:
     def connection(self) -> aiosqlite.Connection:
         """The open SQLite connection, for the review store's own tables and queries."""
         return self._db
+
+    # --- near-copies (asyncfilter dupes; see _near_duplicates) ------------------------------
+
+    async def copies_for_hashing(
+        self, outcomes: Collection[str], names: Collection[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The copied objects with one of ``outcomes`` (and of a class in ``names``): where the
+        copy is, the source's ETag and size (a copy has its source's bytes), the decision."""
+        marks = ",".join("?" * len(outcomes))
+        query = (
+            "SELECT bucket, key, etag, size, outcome, COALESCE(folder, match_label) AS class, "
+            "match_confidence, dest_bucket, dest_key FROM objects WHERE copied = 1 "
+            f"AND dest_key IS NOT NULL AND outcome IN ({marks})"
+        )
+        params: list[Any] = list(outcomes)
+        if names is not None:
+            query += f" AND COALESCE(folder, match_label) IN ({','.join('?' * len(names))})"
+            params += list(names)
+        async with self._db.execute(query + " ORDER BY dest_bucket, dest_key", params) as cursor:
+            names_ = [d[0] for d in cursor.description]
+            return [dict(zip(names_, row, strict=True)) async for row in cursor]
+
+    async def image_hashes(self) -> dict[tuple[str, str], tuple[int, str, int, int, int | None]]:
+        """Every stored hash: ``(bucket, key)`` of the copy to ``(rowid, etag, phash,
+        phash_mirror, group_id)``, the hashes as SQLite stores them (signed)."""
+        query = "SELECT rowid, bucket, key, etag, phash, phash_mirror, group_id FROM image_hashes"
+        async with self._db.execute(query) as cursor:
+            return {(b, k): (rowid, e, p, m, g) async for rowid, b, k, e, p, m, g in cursor}
+
+    async def save_image_hashes(self, hashes: Sequence[tuple[str, str, str, int, int]]) -> None:
+        """Store ``(bucket, key, etag, phash, phash_mirror)`` (signed); a new hash leaves the
+        image without a group until the next grouping."""
+        now = time.time()
+        await self._db.executemany(
+            "INSERT INTO image_hashes VALUES (?, ?, ?, ?, ?, ?, NULL) "
+            "ON CONFLICT (bucket, key) DO UPDATE SET etag = excluded.etag, "
+            "phash = excluded.phash, phash_mirror = excluded.phash_mirror, "
+            "hashed_at = excluded.hashed_at, group_id = NULL",
+            [(*h, now) for h in hashes],
+        )
+        await self._db.commit()
+
+    async def save_image_groups(self, groups: Sequence[tuple[str, str, int | None]]) -> None:
+        """Store each copy's group: ``(bucket, key, group_id)``."""
+        await self._db.executemany(
+            "UPDATE image_hashes SET group_id = ? WHERE bucket = ? AND key = ?",
+            [(g, b, k) for b, k, g in groups],
+        )
+        await self._db.commit()
+
+    async def image_groups(self) -> dict[tuple[str, str], int]:
+        """``(bucket, key)`` of each grouped copy to its near-copy group id."""
+        query = "SELECT bucket, key, group_id FROM image_hashes WHERE group_id IS NOT NULL"
+        async with self._db.execute(query) as cursor:
+            return {(b, k): g async for b, k, g in cursor}
+
+    # --- closing -------------------------------------------------------------------------------
 
     async def aclose(self) -> None:
         if self._closed:

@@ -6,7 +6,7 @@ per-item bookkeeping once per thousand keys, not once per key.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from ._aws import listing_error
@@ -17,7 +17,10 @@ class Lister(Protocol):
     """Where objects come from. Implement it to sweep something other than ListObjectsV2."""
 
     def pages(self, bucket: str, prefix: str) -> AsyncIterator[Sequence[S3Object]]:
-        """Yield the objects under ``prefix``, a page at a time, in listing order.
+        """Yield the objects under ``prefix``, a page at a time, each key exactly once.
+
+        Each page is in key order; a lister that lists parts of the bucket at once (or reads
+        an inventory) may interleave its parts' pages.
 
         Raise :class:`~asyncfilter.SourceError` or :class:`~asyncfilter.CredentialsError` when
         the listing cannot go on.
@@ -49,13 +52,15 @@ class S3Lister:
                 return
             except Exception as exc:
                 raise listing_error(exc, bucket) from exc
-            yield [
-                S3Object(
-                    bucket,
-                    item["Key"],
-                    int(item.get("Size", 0)),
-                    str(item.get("ETag", "")).strip('"'),
-                    str(item.get("StorageClass") or "STANDARD"),
-                )
-                for item in page.get("Contents", ())
-            ]
+            yield [s3_object(bucket, item) for item in page.get("Contents", ())]
+
+
+def s3_object(bucket: str, item: Mapping[str, Any]) -> S3Object:
+    """One element of ListObjectsV2's ``Contents`` as an :class:`S3Object`."""
+    return S3Object(
+        bucket,
+        item["Key"],
+        int(item.get("Size", 0)),
+        str(item.get("ETag", "")).strip('"'),
+        str(item.get("StorageClass") or "STANDARD"),
+    )

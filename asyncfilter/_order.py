@@ -80,7 +80,8 @@ class RandomOrderLister:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
         if spill_dir is not None and not Path(spill_dir).is_dir():
             raise ValueError(f"spill_dir must be an existing directory, got {str(spill_dir)!r}")
-        self._inner = inner
+        self.inner = inner
+        """The lister it reorders."""
         self.seed = seed
         self._spill_dir = spill_dir
         self._page_size = page_size
@@ -128,7 +129,7 @@ class RandomOrderLister:
         self.listed_keys = self.listed_pages = 0
         self.listing_seconds = self.eligible_keys = None
         seed, eligible, eligible_keys = self.seed, self._eligible, 0
-        async for page in self._inner.pages(bucket, prefix):
+        async for page in self.inner.pages(bucket, prefix):
             self.listed_pages += 1
             self.listed_keys += len(page)
             if eligible is not None:

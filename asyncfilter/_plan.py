@@ -18,11 +18,12 @@ from ._estimate import Estimate, HitRateTracker
 from ._forecast import Forecast, forecast
 from ._hints import LabelHints
 from ._ledger import Ledger, ObjectState, endpoint_identity, sweep_id
-from ._listing import Lister, S3Lister
+from ._listing import Lister
 from ._matching import Matcher
 from ._models import DETECT_LABELS, Detection, S3Object
 from ._order import listing_figures, sweep_order
 from ._results import Outcome
+from ._sources import make_lister
 from ._verdict import Route, judge, route
 
 
@@ -108,14 +109,17 @@ async def plan(
                 await ledger.bind_endpoint(endpoint_identity(s3_client.meta.endpoint_url))
             owner = config.expected_bucket_owner
             await check_bucket(s3_client, config.source.bucket, role="source", expected_owner=owner)
-            lister = S3Lister(s3_client, page_size=config.page_size, expected_owner=owner)
+            lister = make_lister(config, s3_client)
         ordered = sweep_order(lister, config)
         if ordered is not None:
             lister = ordered
         known = _KnownPrefix(config, detector_id)
         listed = answered = to_send = 0
         skipped: Counter[str] = Counter()
-        async for page in lister.pages(config.source.bucket, config.source.prefix):
+        pages = lister.pages(config.source.bucket, config.source.prefix)
+        # a parallel lister owns a task group: close it in this task, however the loop ends
+        stack.push_async_callback(_aclose, pages)
+        async for page in pages:
             states = (
                 await ledger.lookup(config.source.bucket, [o.key for o in page])
                 if (ledger is not None and page)
@@ -240,3 +244,9 @@ async def _sample(
         lister=lister,
         detector=detector,
     )
+
+
+async def _aclose(pages: object) -> None:
+    aclose = getattr(pages, "aclose", None)
+    if aclose is not None:
+        await aclose()

@@ -236,6 +236,8 @@ class Report:
     """For a random order: keys and pages listed, seconds it took and what it cost."""
     seed: int | None = None
     """The random order's seed."""
+    source: dict[str, Any] | None = None
+    """What the source says of itself: for an S3 Inventory, its manifest and age."""
     target: int | None = None
     """The hit target the sweep had, if any (the forecast is toward it)."""
 
@@ -276,4 +278,5 @@ class Report:
             "hint": s.hint,
             "stop_detail": self.stop_detail,
             "listing": self.listing,
+            "source": self.source,
         }

@@ -30,11 +30,12 @@ from ._detection import Detector, RekognitionDetector, detector_identity
 from ._engine import Emit, Engine
 from ._errors import SweepAborted
 from ._ledger import Ledger, endpoint_identity, sweep_id
-from ._listing import Lister, S3Lister
+from ._listing import Lister
 from ._log import logger
 from ._order import listing_figures, sweep_order
 from ._results import ImageResult, Report, Stats, StopReason
 from ._review_band import ReviewBand
+from ._sources import make_lister, source_figures
 
 
 class Sweep:
@@ -145,12 +146,7 @@ async def _services(
                 s3_client, config.dest.bucket, role="destination", expected_owner=owner
             )
         yield _Services(
-            lister
-            or S3Lister(
-                s3_client,
-                page_size=config.page_size,
-                expected_owner=config.expected_bucket_owner,
-            ),
+            lister or make_lister(config, s3_client),
             detector or RekognitionDetector(rekognition_client),
             copier or S3Copier(s3_client, expected_owner=config.expected_bucket_owner),
             ledger,
@@ -255,6 +251,7 @@ async def _running(config: ScanConfig, services: _Services) -> AsyncIterator[Swe
     if ordered is not None:
         controller.seed = ordered.seed
         controller.listing = lambda: listing_figures(ordered)
+    controller.source = lambda: source_figures(services.lister)
     send, receive = anyio.create_memory_object_stream[ImageResult](config.effective_queue_size)
     band = ReviewBand(config, services.ledger) if config.review_threshold is not None else None
 

@@ -103,6 +103,21 @@ in the same run. moto and the Rekognition emulator run in their own processes.
    read timeout); listing and copying faked. RSS at 10%, 50% and 100% of the images, open file
    descriptors and asyncio tasks before and after, and every image accounted for.
 
+11. **Quota saturation at a raised quota** (`quota_saturation_500`): figure 1 at 500 TPS
+   (`--tps 500 --concurrency 192`: about 125 calls are in flight at 200 ms), the sweep in one
+   process on one core beside moto and the emulator.
+12. **Listing** (`listing`): a synthetic S3 (`asyncfilter.testing.synthetic_s3_server`, generated
+   keys, {b.get("listing", {}).get("latency_ms", 100)} ms a page) with
+   {b.get("listing", {}).get("keys")} keys: one paginator (timed on its first pages; the whole
+   bucket would take far longer) against parallel listing, and the parse ceiling (keys per second
+   one core reads with no latency). `ceiling_ratio` = parallel ÷ ceiling; `growth_mb` is the
+   lister's RSS growth over the listing.
+13. **Inventory** (`inventory`): the same keys as a gzip CSV S3 Inventory report, read from the
+   synthetic S3.
+14. **Stop rules** (`estimates`): simulated sweeps of 20,000-object buckets in random order:
+   calls `--min-hit-rate 0.05` and `--miss-cutoff 20` take to a verdict on a poor (1%) bucket,
+   and how often each wrongly stops a good (5%, clustered) one.
+
 ### What limits pipeline efficiency
 
 The full sweep makes requests the bare loop does not: a ListObjectsV2 page per 1,000 keys and a
@@ -133,6 +148,8 @@ so what remains is the cost of the extra S3 requests themselves, not of the engi
 | --- | --- | --- | --- | --- |
 {chr(10).join(curve_rows)}
 
+{_extra_sections()}
+
 ## Raw figures
 
 ```json
@@ -140,6 +157,13 @@ so what remains is the cost of the extra S3 requests themselves, not of the engi
 ```
 """
     path.write_text(text)
+
+
+def _extra_sections() -> str:
+    """Sections measured by their own scripts (near-copies, the review page), kept as written
+    in ``benchmarks/results/*.md`` and included whole."""
+    here = Path(__file__).parent / "results"
+    return "\n\n".join(p.read_text().strip() for p in sorted(here.glob("*.md")))
 
 
 def _json(value: Any) -> str:

@@ -33,6 +33,9 @@ TARGETS = {
     "quota_saturation.throttled_share": ("<=", 0.01),
     "quota_saturation.lost": ("<=", 0),
     "quota_saturation_500.ratio": (">=", 0.95),
+    "listing.speedup": (">=", 20.0),
+    "listing.ceiling_ratio": (">=", 0.8),
+    "listing.growth_mb": ("<=", 50.0),
     "estimates.good_5pct_clustered.random_order.min_hit_rate.fired_share": ("<=", 0.05),
     "quota_saturation_500.throttled_share": ("<=", 0.005),
     "quota_saturation_500.lost": ("<=", 0),
@@ -102,6 +105,15 @@ def main() -> None:
     bench: dict[str, Any] = {}
     curve: list[dict[str, Any]] = []
 
+    log("listing: one paginator, parallel, the parse ceiling; an S3 Inventory (synthetic S3)")
+    listing = subprocess.run(
+        [sys.executable, "-m", "benchmarks.listing", *(["--keys", "300000"] if quick else [])],
+        capture_output=True, text=True, check=True, cwd=HERE.parent,
+    )  # fmt: skip
+    bench.update(json.loads(listing.stdout.strip().splitlines()[-1]))
+    log(f"  {bench['listing']}")
+    log(f"  {bench['inventory']}")
+
     log("stop rules: --min-hit-rate against --miss-cutoff (simulated sweeps)")
     bench["estimates"] = estimates.run(30 if quick else 200)
     log(f"  {bench['estimates']['good_5pct_clustered']['random_order']}")
@@ -134,6 +146,12 @@ def main() -> None:
         log("quota saturation at a raised quota (200 ± 50 ms, 500 TPS)")
         bench["quota_saturation_500"] = anyio.run(scenarios.quota_saturation, env, 500.0, 192)
         log(f"  {bench['quota_saturation_500']}")
+        log("  the same with uvloop (the CLI's loop when the `fast` extra is installed)")
+        uv = anyio.run(
+            scenarios.quota_saturation, env, 500.0, 192, backend_options={"use_uvloop": True}
+        )
+        bench["quota_saturation_500"]["uvloop"] = uv
+        log(f"  {uv}")
 
         log("published sequential loop on the same emulator")
         bench["vs_sequential"] = scenarios.vs_sequential(

@@ -59,7 +59,8 @@ async def test_plan_sample_pays_for_k_answers_that_the_sweep_then_reuses(
     s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str], tmp_path: Path
 ) -> None:
     robins = await clustered(s3, emulator, buckets[0])
-    cfg = config_for(state=str(tmp_path / "l.sqlite"), target=30, tps=50.0)
+    # a target the bucket holds with room to spare (all 30 robins would need the whole bucket)
+    cfg = config_for(state=str(tmp_path / "l.sqlite"), target=15, tps=50.0)
     forecast = await plan(cfg, sample=30)
     assert (await admin(emulator.stats))["calls"] == 30
     assert forecast.sampled == 30
@@ -72,11 +73,15 @@ async def test_plan_sample_pays_for_k_answers_that_the_sweep_then_reuses(
     assert list(await list_keys(s3, buckets[1])) == []  # a sample copies nothing
 
     report = await scan(cfg)
-    assert report.stats.cached == 30  # every sampled answer reused, none paid twice
-    assert report.stats.hits == len(robins)
+    assert report.stop_reason is StopReason.TARGET
+    assert report.stats.hits == 15
     answered = (await admin(emulator.stats))["answered_by_object"]
-    assert max(answered.values()) == 1
-    assert sorted(await list_keys(s3, buckets[1])) == sorted(f"Robin/{k}" for k in robins)
+    assert max(answered.values()) == 1  # every sampled answer reused, none paid twice
+    # the sample is the sweep's own first objects: all of them are answered from the ledger
+    assert report.stats.cached >= min(30, report.stats.decided)
+    copied = await list_keys(s3, buckets[1])
+    assert len(copied) == 15
+    assert {k.removeprefix("Robin/") for k in copied} <= robins
 
 
 async def test_min_hit_rate_stops_a_poor_bucket_early(

@@ -153,17 +153,18 @@ async def test_corrupt_and_foreign_ledgers_are_refused_and_left_untouched(
     assert foreign.read_bytes() == before
 
 
-def downgrade_to_version_3(db: sqlite3.Connection) -> None:
-    """Turn a ledger of today's schema into what version 3 wrote (before the review page)."""
+def downgrade_to_version_4(db: sqlite3.Connection) -> None:
+    """Turn a ledger of today's schema into what version 4 wrote (before the review page)."""
     db.execute("DROP TABLE review_events")
     db.execute("DROP TABLE review_state")
     db.execute("DROP INDEX objects_by_confidence")
-    db.execute("PRAGMA user_version = 3")
+    db.execute("PRAGMA user_version = 4")
 
 
 def downgrade_to_version_2(db: sqlite3.Connection) -> None:
     """Turn a ledger of today's schema into what version 2 wrote."""
-    downgrade_to_version_3(db)
+    downgrade_to_version_4(db)
+    db.execute("DROP TABLE image_hashes")  # (version 4)
     db.execute("DROP TABLE copies")
     db.execute("DROP TABLE meta")
     for column in ("retryable", "detector", "verdict", "verdict_at"):

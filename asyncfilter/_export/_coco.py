@@ -35,6 +35,7 @@ def coco(records: Sequence[Record], ctx: ExportContext) -> Built:
                 "height": size.height,
                 "coco_url": record.uri,
                 "date_captured": iso_time(record.decided_at),
+                **({"group": record.group} if record.group is not None else {}),
             }
         )
         for (left, top, width, height), confidence in boxes:

@@ -68,6 +68,7 @@ def labelstudio(records: Sequence[Record], ctx: ExportContext) -> Built:
                     "outcome": record.outcome.value,
                     "source": f"s3://{record.source_bucket}/{record.source_key}",
                     "detected": record.detected,
+                    **({"group": record.group} if record.group is not None else {}),
                 },
                 "predictions": [
                     {

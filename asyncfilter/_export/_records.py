@@ -51,12 +51,18 @@ class Record:
         """A person has looked at it: Ground Truth's ``human-annotated``."""
         return self.verdict is not None
 
+    group: int | None = None
+    """Its near-copy group (``asyncfilter dupes``), when the ledger has one for it."""
+
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
 
     def with_size(self, size: ImageSize | None) -> Record:
         return replace(self, size=size)
+
+    def with_group(self, group: int | None) -> Record:
+        return replace(self, group=group)
 
     @classmethod
     def from_result(cls, result: ImageResult, bucket: str, class_name: str) -> Record:

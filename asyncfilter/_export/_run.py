@@ -18,6 +18,7 @@ import orjson
 from .._clients import open_plain_s3, session_for
 from .._errors import ConfigError
 from .._ledger import Ledger
+from .._near_groups import keep_order
 from .._results import Outcome
 from ._catalog import FORMAT_HELP
 from ._coco import coco
@@ -114,6 +115,7 @@ async def export(
     job_name: str = "asyncfilter",
     limits: ManifestLimits | None = None,
     negatives: bool = False,
+    one_per_group: bool = False,
 ) -> ExportReport:
     """Write ``formats`` from the ledger at ``state`` to the folder or ``s3://`` prefix ``to``.
 
@@ -124,6 +126,11 @@ async def export(
     classifier); ``gt-verification`` lists every image a person judged. Rejected images are
     left out of every other format. Rekognition is never called. S3 is read only for pixel
     sizes not yet in the ledger and written only when ``to`` is an ``s3://`` URL.
+
+    Near-copy groups (``asyncfilter dupes``) in the ledger are written as a ``group`` field
+    (jsonl rows, COCO images, Label Studio tasks); ``one_per_group`` keeps one image per group
+    instead (a hit before a review image, then the highest confidence), and refuses images
+    never grouped.
 
     Raises :class:`~asyncfilter.ExportError` (nothing written) when a format's limits would be
     exceeded or the output cannot be written, :class:`~asyncfilter.ConfigError` for bad input.
@@ -137,6 +144,8 @@ async def export(
     if negatives and "gt-classification" not in formats:
         raise ConfigError("--negatives adds a class to gt-classification: export that format")
     chosen = _outcomes(outcomes)
+    if one_per_group and "jsonl" in formats:
+        raise ConfigError("one image per group applies to manifests, not jsonl (the whole ledger)")
     async with AsyncExitStack() as stack:
         ledger = await Ledger.open(state)
         stack.push_async_callback(ledger.aclose)
@@ -155,6 +164,13 @@ async def export(
                 replace(r, class_name=f"{NEGATIVE_PREFIX}{r.class_name}")
                 for r in records_from_rows(rows, frozenset(), names, verdicts=("rejected",))
             ]
+        groups = await ledger.image_groups()
+        if groups or one_per_group:
+            selected = {
+                name: _grouped(records, groups, one_per_group) for name, records in selected.items()
+            }
+            for row in rows:
+                row["group"] = groups.get((row["dest_bucket"], row["dest_key"]))
         sizing = {
             (r.bucket, r.key): r
             for name, records in selected.items()
@@ -207,6 +223,33 @@ async def export(
         )
         at += len(b.files)
     return ExportReport(reports, header_reads=len(sizing), unreadable=unreadable)
+
+
+def _grouped(
+    records: list[Record], groups: dict[tuple[str, str], int], one_per_group: bool
+) -> list[Record]:
+    """``records`` with their near-copy group; with ``one_per_group``, only each group's
+    first by :func:`~asyncfilter._near_groups.keep_order` (in the records' own order)."""
+    records = [r.with_group(groups.get((r.bucket, r.key))) for r in records]
+    if not one_per_group:
+        return records
+    never = [r.uri for r in records if r.group is None]
+    if never:
+        raise ConfigError(
+            f"one image per group: {len(never)} images were never grouped (e.g. {never[0]}); "
+            "run `asyncfilter dupes` on this ledger first, with the same --outcome and --name"
+        )
+    best: dict[int, Record] = {}
+    for r in records:
+        assert r.group is not None
+        held = best.get(r.group)
+        order = keep_order(r.outcome.value, r.confidence, r.bucket, r.key)
+        if held is None or order < keep_order(
+            held.outcome.value, held.confidence, held.bucket, held.key
+        ):
+            best[r.group] = r
+    kept = {id(r) for r in best.values()}
+    return [r for r in records if id(r) in kept]
 
 
 def _outcomes(outcomes: Collection[Outcome | str] | None) -> frozenset[Outcome] | None:

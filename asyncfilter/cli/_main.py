@@ -23,8 +23,11 @@ from .._config import S3Location, ScanConfig
 from .._errors import ConfigError, ExportError, SweepAborted
 from .._export import FORMAT_HELP
 from .._results import Report, StopReason
+from ._dupes import dupes as dupes_command
 from ._logging import configure_logging
+from ._model import model as model_command
 from ._review import review as review_command
+from ._train import train as train_command
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -41,6 +44,10 @@ _positive = click.IntRange(min=1)
 @click.version_option(package_name="asyncfilter")
 def cli() -> None:
     """Keep only the images in S3 that Amazon Rekognition says show what you want."""
+
+
+cli.add_command(model_command)
+cli.add_command(train_command)
 
 
 def sweep_options(command: Any) -> Any:
@@ -89,6 +96,11 @@ def sweep_options(command: Any) -> Any:
                      help="Listed keys buffered ahead of the workers."),
         click.option("--page-size", type=click.IntRange(1, 1000), default=1000,
                      show_default=True, help="Keys per ListObjectsV2 page."),
+        click.option("--list-concurrency", type=_positive, default=16, show_default=True,
+                     help="ListObjectsV2 paginators listing parts of SOURCE at once."),
+        click.option("--inventory", metavar="s3://BUCKET/PREFIX/.../manifest.json",
+                     help="List SOURCE from this S3 Inventory report (or the newest under an "
+                     "inventory destination) instead of ListObjectsV2."),
         click.option("--s3-max-attempts", type=_positive, default=5, show_default=True,
                      help="Attempts per S3 request before a listing aborts or a copy fails."),
         click.option("--expected-bucket-owner", metavar="ACCOUNT_ID",
@@ -118,6 +130,19 @@ def sweep_options(command: Any) -> Any:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def loop_options() -> dict[str, Any]:
+    """uvloop when it is installed (the ``fast`` extra): the sweep's client spends its CPU in
+    the event loop and in botocore, and uvloop's loop costs less per request (measured in
+    ``make bench``). ``ASYNCFILTER_LOOP=asyncio`` keeps the standard loop."""
+    if os.environ.get("ASYNCFILTER_LOOP", "auto") == "asyncio":
+        return {}
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return {}
+    return {"use_uvloop": True}
 
 
 def config_from(opts: dict[str, Any]) -> ScanConfig:
@@ -156,6 +181,8 @@ def config_from(opts: dict[str, Any]) -> ScanConfig:
         max_labels=opts["max_labels"],
         queue_size=opts["queue_size"],
         page_size=opts["page_size"],
+        list_concurrency=opts["list_concurrency"],
+        inventory=opts["inventory"],
         s3_max_attempts=opts["s3_max_attempts"],
         expected_bucket_owner=opts["expected_bucket_owner"],
         max_error_rate=opts["max_error_rate"],
@@ -184,6 +211,18 @@ _FORMAT_CHOICE = click.Choice(list(FORMAT_HELP))
 )
 @click.option("--manifest-to", metavar="DIR|s3://BUCKET[/PREFIX]",
               help="Where --manifest writes (default: DEST[/PREFIX]/_manifests).")  # fmt: skip
+@click.option(
+    "--model",
+    metavar="ARN",
+    help="Ask this Custom Labels model (DetectCustomLabels) instead of DetectLabels.",
+)
+@click.option(
+    "--start-model",
+    is_flag=True,
+    help="Start --model for this sweep and stop it however the sweep ends.",
+)
+@click.option("--model-units", type=_positive, default=1, show_default=True,
+              help="Inference units when --start-model starts the model.")  # fmt: skip
 def scan(**opts: Any) -> int:
     """Sweep SOURCE, copy images that show a wanted label to DEST/<name>/<key>.
 
@@ -197,12 +236,19 @@ def scan(**opts: Any) -> int:
           --review-threshold 60 --manifest gt-classification
       # against the local playground (see `asyncfilter playground`)
       asyncfilter scan s3://demo-scraped --dest s3://demo-training --label Robin
+      # with a Custom Labels model (`asyncfilter train`), started and stopped for the sweep
+      asyncfilter scan s3://scraped-2/ --dest s3://training --label Robin \\
+          --model arn:aws:rekognition:...:project/robins/version/... --start-model
 
     A ledger (--state) remembers every answer: a second run, a resume after Ctrl-C, or a scan
     with another label or a higher threshold pays nothing twice. See `asyncfilter plan` to
     see what a scan would cost first.
     """
-    config = config_from(opts)
+    from ._scan_model import config_for_model
+
+    if opts["start_model"] and not opts["model"]:
+        raise ConfigError("--start-model needs --model ARN")
+    config = config_for_model(config_from(opts), opts["model"], bool(opts["state"]))
     manifests: tuple[str, ...] = opts["manifests"]
     if manifests and config.state is None:
         raise ConfigError("--manifest exports from the ledger: it cannot be used with --no-state")
@@ -218,7 +264,9 @@ def scan(**opts: Any) -> int:
         opts["as_json"],
         progress,
         (manifests, to),
+        (opts["model"], opts["start_model"], opts["model_units"]),
         backend="asyncio",
+        backend_options=loop_options(),
     )
     return code
 
@@ -229,12 +277,14 @@ async def _scan(
     as_json: bool,
     progress: bool,
     manifests: tuple[tuple[str, ...], str] = ((), ""),
+    model: tuple[str | None, bool, int] = (None, False, 1),
 ) -> int:
     from rich.console import Console
 
     from .._export import export
     from .._scan import open_scan
     from ._output import ResultsWriter, export_text, show_progress, summary_text
+    from ._scan_model import MODEL_COST_NOTE, model_cost_line, model_detector
 
     console = Console(stderr=True)
     writer = ResultsWriter(results) if results else None
@@ -244,7 +294,10 @@ async def _scan(
     try:
         async with anyio.create_task_group() as tg:
             try:
-                async with open_scan(config) as sweep:
+                async with (
+                    model_detector(config, model[0], start=model[1], units=model[2]) as detector,
+                    open_scan(config, detector=detector) as sweep,
+                ):
                     tg.start_soon(_watch_signals, sweep, console)
                     if progress:
                         tg.start_soon(show_progress, sweep, console, config.target)
@@ -298,6 +351,9 @@ async def _scan(
             click.echo(summary_text(report))
             if exported is not None:
                 click.echo(export_text(exported))
+            if model[0] is not None:
+                click.echo(MODEL_COST_NOTE)
+                click.echo(await model_cost_line(model[0]))
         if code == EXIT_OK and report.stop_reason is StopReason.INTERRUPTED:
             code = EXIT_INTERRUPTED
     return code
@@ -305,6 +361,8 @@ async def _scan(
 
 async def _watch_signals(sweep: Sweep, console: Console) -> None:
     """First SIGINT/SIGTERM: stop gracefully. Second: leave at once."""
+    from ._scan_model import last_resort
+
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         received = 0
         async for _ in signals:
@@ -315,6 +373,7 @@ async def _watch_signals(sweep: Sweep, console: Console) -> None:
                 console.show_cursor(True)
                 console.file.write("\n")
                 console.file.flush()
+                last_resort()  # a model this sweep started is stopped even now
                 os._exit(EXIT_INTERRUPTED)
             sweep.request_stop()
             console.print(
@@ -421,6 +480,11 @@ def plan(**opts: Any) -> int:
     show_default=True,
     help="Ground Truth's job-name and COCO's contributor.",
 )
+@click.option(
+    "--one-per-group",
+    is_flag=True,
+    help="Keep one image per near-copy group (see `asyncfilter dupes`): the most confident.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @click.option("--region", help="AWS region (default: the AWS chain).")
 @click.option("--profile", help="AWS profile (default: the AWS chain).")
@@ -439,6 +503,8 @@ def export_command(**opts: Any) -> int:
     formats: tuple[str, ...] = opts["formats"] or ("jsonl",)
     to: str | None = opts["to"]
     if to in (None, "-"):
+        if opts["one_per_group"]:
+            raise ConfigError("--one-per-group applies to manifests: pass --format and --to")
         if formats != ("jsonl",):
             raise ConfigError("--to DIR or s3://BUCKET/PREFIX is required for these formats")
         return _ledger_to_stdout(opts["state"])
@@ -455,6 +521,7 @@ def export_command(**opts: Any) -> int:
             expected_bucket_owner=opts["expected_bucket_owner"],
             job_name=opts["job_name"],
             negatives=opts["negatives"],
+            one_per_group=opts["one_per_group"],
         ),
         backend="asyncio",
     )
@@ -526,7 +593,7 @@ def _ledger_to_stdout(state: str) -> int:
 )
 @click.option("--seed", type=int, help="Seed for latency and injected faults (repeatable runs).")
 def emulator(**opts: Any) -> int:
-    """Run the local Rekognition DetectLabels emulator on 127.0.0.1."""
+    """Run the local Rekognition emulator (DetectLabels, Custom Labels) on 127.0.0.1."""
     from ..testing._emulator import EmulatorSettings, RekognitionEmulator
     from ..testing._labels import LabelStore
 
@@ -609,6 +676,9 @@ def demo(images: int, seed: int, review: bool) -> int:
 
 
 cli.add_command(review_command)
+
+
+cli.add_command(dupes_command)
 
 
 def main(argv: list[str] | None = None) -> None:

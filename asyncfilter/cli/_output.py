@@ -108,6 +108,12 @@ def summary_text(report: Report) -> str:
             f"{listing['seconds']:.1f} s, about ${listing['cost_usd']:.4f}; random order, "
             f"seed {report.seed}"
         )
+    if report.source and report.source.get("kind") == "inventory":
+        days = report.source["age_s"] / 86400
+        lines.append(
+            f"source: the S3 Inventory of {report.source['created_at']} ({days:.1f} days old; "
+            "objects deleted since then are recorded as InvalidS3ObjectException)"
+        )
     if report.review_manifest:
         lines.append(f"review band listed in {report.review_manifest}")
     if s.cached:

@@ -2,9 +2,13 @@
 
 - :class:`RekognitionEmulator`: DetectLabels over real HTTP, answering from a
   :class:`LabelStore`, with latency, a TPS quota and fault injection.
+- :class:`CustomLabelsAdmin`: drive the emulator's Custom Labels (projects, training, models):
+  durations, its clock, DetectCustomLabels answers.
 - :func:`emulator_process` and :func:`moto_server`: the emulator and moto's S3 server as child
   processes on free 127.0.0.1 ports.
 - :class:`S3FaultProxy`: SlowDown, denied listings and rejected keys in front of any S3.
+- :class:`SyntheticS3` and :func:`synthetic_s3_server`: ListObjectsV2 over buckets of millions
+  of generated keys, with S3's per-page latency, to measure listing at scale.
 - :class:`FakeLister`, :class:`FakeDetector`, :class:`FakeCopier`: in-process fakes to pass to
   :func:`asyncfilter.scan`.
 - :func:`make_image`: valid JPEG/PNG bytes.
@@ -18,6 +22,8 @@ from importlib import import_module as _import_module
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
+from ._custom_admin import CustomLabelsAdmin
+from ._custom_state import CustomLabelsSettings
 from ._fakes import FakeCopier, FakeDetector, FakeLister
 from ._images import make_image
 from ._labels import LabelStore
@@ -25,20 +31,24 @@ from ._servers import (
     TEST_CREDENTIALS,
     EmulatorProcess,
     MotoServer,
+    SyntheticS3Server,
     emulator_process,
     free_port,
     moto_server,
+    synthetic_s3_server,
 )
 
 if _TYPE_CHECKING:
     from ._emulator import EmulatorSettings, RekognitionEmulator
     from ._s3_faults import S3FaultProxy, S3FaultSettings
+    from ._synthetic_s3 import SyntheticS3
 
 _LAZY = {
     "EmulatorSettings": "._emulator",
     "RekognitionEmulator": "._emulator",
     "S3FaultProxy": "._s3_faults",
     "S3FaultSettings": "._s3_faults",
+    "SyntheticS3": "._synthetic_s3",
 }
 
 
@@ -52,6 +62,8 @@ def __getattr__(name: str) -> _Any:
 
 __all__ = [
     "TEST_CREDENTIALS",
+    "CustomLabelsAdmin",
+    "CustomLabelsSettings",
     "EmulatorProcess",
     "EmulatorSettings",
     "FakeCopier",
@@ -62,8 +74,11 @@ __all__ = [
     "RekognitionEmulator",
     "S3FaultProxy",
     "S3FaultSettings",
+    "SyntheticS3",
+    "SyntheticS3Server",
     "emulator_process",
     "free_port",
     "make_image",
     "moto_server",
+    "synthetic_s3_server",
 ]

@@ -14,6 +14,9 @@ AWS.
 Admin endpoints (JSON): ``GET /_emulator/stats``, ``POST /_emulator/reset``,
 ``POST /_emulator/settings`` (partial :class:`EmulatorSettings`), ``POST /_emulator/labels``
 (JSON Lines entries), ``GET /_emulator/health``.
+
+Rekognition Custom Labels (projects, data sets, training, models, DetectCustomLabels) is answered
+by :mod:`._custom_labels`, with its own admin endpoints under ``/_emulator/custom-labels/``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ from typing import Any
 
 from aiohttp import web
 
+from ._custom_labels import TARGETS as CUSTOM_LABELS_TARGETS
+from ._custom_labels import CustomLabelsService
+from ._custom_state import ServiceError as CustomLabelsError
 from ._labels import LabelStore, filter_labels
 
 MAX_S3_BYTES = 15 * 1024 * 1024
@@ -174,6 +180,8 @@ class RekognitionEmulator:
         self.app.router.add_post("/_emulator/settings", self._settings)
         self.app.router.add_post("/_emulator/labels", self._labels)
         self.app.on_cleanup.append(self._cleanup)
+        self.custom_labels = CustomLabelsService(self)
+        self.custom_labels.register(self.app)
 
     def serve(self, port: int = 0) -> _Serving:
         """An async context manager that listens on 127.0.0.1 and yields the endpoint URL."""
@@ -193,6 +201,7 @@ class RekognitionEmulator:
         self._bucket_regions.clear()
         if request.query.get("labels"):
             self.store = LabelStore()
+        self.custom_labels.reset(labels=bool(request.query.get("labels")))
         return web.json_response({"ok": True})
 
     async def _settings(self, request: web.Request) -> web.Response:
@@ -216,6 +225,8 @@ class RekognitionEmulator:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         target = request.headers.get("X-Amz-Target", "")
+        if target in CUSTOM_LABELS_TARGETS:
+            return await self._custom_labels(request, target)
         if target != "RekognitionService.DetectLabels":
             return _error(ServiceError("UnknownOperationException", f"unsupported {target!r}"))
         stats = self.stats
@@ -236,6 +247,19 @@ class RekognitionEmulator:
         finally:
             stats.in_flight -= 1
         stats.answered += 1
+        return web.Response(
+            body=json.dumps(body).encode(), content_type="application/x-amz-json-1.1"
+        )
+
+    async def _custom_labels(self, request: web.Request, target: str) -> web.Response:
+        """Custom Labels operations, answered by :class:`CustomLabelsService`."""
+        auth = _CREDENTIAL_RE.search(request.headers.get("Authorization", ""))
+        try:
+            body = await self.custom_labels.handle(
+                request, target, (auth.group(2) if auth else "") or "us-east-1"
+            )
+        except CustomLabelsError as exc:
+            return _error(ServiceError(exc.code, exc.message, exc.status))
         return web.Response(
             body=json.dumps(body).encode(), content_type="application/x-amz-json-1.1"
         )

@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -112,6 +113,57 @@ def moto_server(*, keep_alive: bool = False, timeout: float = 60.0) -> Iterator[
         yield MotoServer(url, proc.pid)
     finally:
         _stop(proc)
+
+
+@dataclass(frozen=True)
+class SyntheticS3Server:
+    """The synthetic S3 listing server (:class:`SyntheticS3`), running in a child process."""
+
+    endpoint_url: str
+    pid: int
+
+    def stats(self) -> dict[str, int]:
+        """Requests answered so far: ``list``, ``get`` and ``head``."""
+        with urllib.request.urlopen(f"{self.endpoint_url}/_synthetic/stats", timeout=10) as r:
+            result: dict[str, int] = json.loads(r.read())
+            return result
+
+
+@contextmanager
+def synthetic_s3_server(
+    buckets: Mapping[str, str],
+    *,
+    files: Mapping[str, str] | None = None,
+    latency_ms: float = 0.0,
+    jitter_ms: float = 0.0,
+    timeout: float = 60.0,
+) -> Iterator[SyntheticS3Server]:
+    """Run a synthetic S3 in a child process for the duration of the block.
+
+    ``buckets`` maps each bucket name to a key space: ``"hashes:10000000"``, ``"folder:N"``,
+    ``"deep:N"``, ``"unicode:N"`` or ``"file:/path/to/keys.txt"``; ``files`` maps a bucket name
+    to a directory served as its objects. Its own process keeps its CPU apart from the client's.
+    """
+    port = free_port()
+    args = [sys.executable, "-m", "asyncfilter.testing._synthetic_s3", "--port", str(port)]
+    args += ["--latency-ms", str(latency_ms), "--jitter-ms", str(jitter_ms)]
+    for name, spec in buckets.items():
+        args += ["--bucket", f"{name}={spec}"]
+    for name, directory in (files or {}).items():
+        args += ["--files", f"{name}={directory}"]
+    with tempfile.TemporaryFile() as errors:  # a pipe nobody reads could stall the server
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=errors, env=_child_env())
+        try:
+            url = f"http://127.0.0.1:{port}"
+            try:
+                _wait_until_up(f"{url}/_synthetic/stats", proc, "synthetic S3 server", timeout)
+            except RuntimeError as exc:
+                errors.seek(0)
+                lines = errors.read().decode(errors="replace").strip().splitlines()
+                raise RuntimeError(f"{exc}: {lines[-1]}" if lines else str(exc)) from None
+            yield SyntheticS3Server(url, proc.pid)
+        finally:
+            _stop(proc)
 
 
 @dataclass(frozen=True)
