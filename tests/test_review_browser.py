@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,13 @@ if CHROMIUM is None:
 async_api = pytest.importorskip("playwright.async_api")
 #: (functions, not expressions: the page's CSP forbids the eval Playwright uses for those)
 THUMBS = "n => document.querySelectorAll('#grid .thumb').length === n"
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+#: The README's screenshots are rewritten by the tests when asked (so a test run leaves the
+#: work tree clean): ASYNCFILTER_SCREENSHOTS=docs pytest -m browser
+DOCS = (
+    Path(__file__).resolve().parent.parent / "docs"
+    if os.environ.get("ASYNCFILTER_SCREENSHOTS") == "docs"
+    else Path(tempfile.gettempdir()) / "asyncfilter-screenshots"
+)
 ARGS = [
     "--disable-gpu",
     "--disable-background-networking",

@@ -52,6 +52,7 @@ async def test_listing_that_fails_for_good_stops_and_keeps_what_was_decided(
             state=str(ledger),
             concurrency=4,
             order="listing",  # streaming: the first page is decided while the second is listed
+            list_concurrency=1,  # one paginator: "the second page" is one request
         )
         with pytest.raises(SourceError, match=rf"listing s3://{source} failed: SlowDown") as err:
             await scan(cfg, on_result=results.append)
@@ -165,7 +166,8 @@ async def test_cli_listing_failure_keeps_results_and_summary(
     proxy = S3FaultProxy(moto.endpoint_url, S3FaultSettings(list_fail_after=1))
     async with proxy.serve() as url:
         env = cli_env(moto, emulator) | {"AWS_ENDPOINT_URL_S3": url}
-        argv = scan_argv(source, dest, "--page-size", "10", "--s3-max-attempts", "2", "--json")
+        argv = scan_argv(source, dest, "--page-size", "10", "--s3-max-attempts", "2", "--json",
+                         "--list-concurrency", "1")  # fmt: skip
         proc = await anyio.run_process(
             [*argv, "--results", str(results), "--no-state"], env=env, check=False
         )
