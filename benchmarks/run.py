@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,7 @@ TARGETS = {
     "quota_saturation.throttled_share": ("<=", 0.01),
     "quota_saturation.lost": ("<=", 0),
     "quota_saturation_500.ratio": (">=", 0.95),
+    "review.keypress_to_next_image_ms.p95": ("<=", 150.0),
     "listing.speedup": (">=", 20.0),
     "listing.ceiling_ratio": (">=", 0.8),
     "listing.growth_mb": ("<=", 50.0),
@@ -113,6 +115,15 @@ def main() -> None:
     bench.update(json.loads(listing.stdout.strip().splitlines()[-1]))
     log(f"  {bench['listing']}")
     log(f"  {bench['inventory']}")
+
+    if shutil.which("chromium"):
+        log("review page: keypress to next image, decisions/s, first image of a 100,000 band")
+        review = subprocess.run(
+            [sys.executable, "-m", "benchmarks.review"],
+            capture_output=True, text=True, check=True, cwd=HERE.parent,
+        )  # fmt: skip
+        bench["review"] = json.loads(review.stdout.strip().splitlines()[-1])
+        log(f"  {bench['review']}")
 
     log("stop rules: --min-hit-rate against --miss-cutoff (simulated sweeps)")
     bench["estimates"] = estimates.run(30 if quick else 200)
