@@ -114,13 +114,13 @@ in the same run. moto and the Rekognition emulator run in their own processes.
    lister's RSS growth over the listing.
 13. **Inventory** (`inventory`): the same keys as a gzip CSV S3 Inventory report, read from the
    synthetic S3.
+14. **Stop rules** (`estimates`): simulated sweeps of 20,000-object buckets in random order:
+   calls `--min-hit-rate 0.05` and `--miss-cutoff 20` take to a verdict on a poor (1%) bucket,
+   and how often each wrongly stops a good (5%, clustered) one.
 15. **The review page** (`review`, `benchmarks/review.py`, real headless Chromium): a band of
    200 decided with the `a` key (time from the keypress to the next image shown, while moves to
    S3 run behind), decisions per second the server acknowledges (committed), and, for a band of
    100,000, the time to open the review and from page load to the first image.
-14. **Stop rules** (`estimates`): simulated sweeps of 20,000-object buckets in random order:
-   calls `--min-hit-rate 0.05` and `--miss-cutoff 20` take to a verdict on a poor (1%) bucket,
-   and how often each wrongly stops a good (5%, clustered) one.
 
 ### What limits pipeline efficiency
 
