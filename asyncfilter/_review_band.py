@@ -12,7 +12,7 @@ import anyio
 from ._config import ScanConfig
 from ._copying import Copier
 from ._export._format import ExportContext
-from ._export._records import Record, records_from_rows
+from ._export._records import CopiedImage, records_from_rows
 from ._export._review import review_manifest
 from ._ledger import Ledger
 from ._results import ImageResult, Outcome
@@ -24,14 +24,14 @@ class ReviewBand:
     def __init__(self, config: ScanConfig, ledger: Ledger | None) -> None:
         self._config = config
         self._ledger = ledger
-        self._records: list[Record] = []
+        self._records: list[CopiedImage] = []
 
     def see(self, result: ImageResult) -> None:
         """Note one decided image; only review-band copies are kept, and only without a ledger."""
         if result.outcome is Outcome.REVIEW and result.dest_key and self._ledger is None:
             config = self._config
             self._records.append(
-                Record.from_result(result, config.review_location.bucket, config.folder_name)
+                CopiedImage.from_result(result, config.review_location.bucket, config.folder_name)
             )
 
     async def write(self, copier: Copier) -> str | None:

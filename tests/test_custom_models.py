@@ -21,7 +21,7 @@ from asyncfilter import (
     stop_model,
 )
 from asyncfilter._custom._models import wait_for
-from asyncfilter._custom._registry import Record, Registry
+from asyncfilter._custom._registry import ModelRecord, Registry
 from asyncfilter.cli._model import status_printer
 from asyncfilter.testing import CustomLabelsAdmin, EmulatorProcess
 
@@ -50,7 +50,7 @@ async def model(rek: Any, s3: Any, admin: CustomLabelsAdmin, buckets: tuple[str,
 
 
 def test_cost_so_far_counts_every_session_by_its_units() -> None:
-    record = Record("arn", ((0.0, 3600.0, 1), (7200.0, None, 2)), deadline=None)
+    record = ModelRecord("arn", ((0.0, 3600.0, 1), (7200.0, None, 2)), deadline=None)
     assert record.unit_hours(now=9000.0) == pytest.approx(1.0 + 2 * 0.5)
     assert record.running
 

@@ -288,11 +288,11 @@ async def test_a_detection_model_trains_in_the_emulator_from_our_manifests(
 
 def test_the_training_split_keeps_each_near_copy_group_on_one_side() -> None:
     from asyncfilter._custom._dataset import split
-    from asyncfilter._export._records import Record
+    from asyncfilter._export._records import CopiedImage
     from asyncfilter._results import Outcome
 
-    def record(key: str, label: str) -> Record:
-        return Record("src", key, "dst", f"{label}/{key}", Outcome.HIT, label, label, 90.0, (),
+    def record(key: str, label: str) -> CopiedImage:
+        return CopiedImage("src", key, "dst", f"{label}/{key}", Outcome.HIT, label, label, 90.0, (),
                       None, 0.0)  # fmt: skip
 
     images = [record(f"{i:03d}.jpg", "Robin" if i % 2 else "not-Robin") for i in range(60)]

@@ -26,7 +26,7 @@ from asyncfilter import (
 )
 from asyncfilter._export._format import ExportContext
 from asyncfilter._export._groundtruth import detection
-from asyncfilter._export._records import ImageSize, Record
+from asyncfilter._export._records import CopiedImage, ImageSize
 from asyncfilter._models import BoundingBox, Instance
 from asyncfilter.testing import EmulatorProcess, make_image
 
@@ -208,9 +208,9 @@ async def test_hits_and_review_in_two_buckets_are_refused_for_custom_labels(
 
 def test_more_than_50_boxes_leaves_the_image_out() -> None:
     box = Instance(BoundingBox(0.1, 0.1, 0.2, 0.2), 90.0)
-    crowded = Record("s", "k1", "d", "Robin/k1", Outcome.HIT, "Robin", "Robin", 95.0,
+    crowded = CopiedImage("s", "k1", "d", "Robin/k1", Outcome.HIT, "Robin", "Robin", 95.0,
                      (box,) * 51, "3.0", 0.0, ImageSize(100, 100))  # fmt: skip
-    fine = Record("s", "k2", "d", "Robin/k2", Outcome.HIT, "Robin", "Robin", 95.0,
+    fine = CopiedImage("s", "k2", "d", "Robin/k2", Outcome.HIT, "Robin", "Robin", 95.0,
                   (box,) * 50, "3.0", 0.0, ImageSize(100, 100))  # fmt: skip
     built = detection([crowded, fine], ExportContext({"Robin": 0}))
     assert built.images == 1

@@ -233,7 +233,10 @@ async def test_a_version_3_ledger_gains_the_hash_table(tmp_path: Path) -> None:
     ledger = await Ledger.open(path)  # made at the current version, then set back to 3
     await ledger.aclose()
     with sqlite3.connect(path) as db:
-        db.execute("DROP TABLE image_hashes")
+        db.execute("DROP TABLE review_events")  # (version 5)
+        db.execute("DROP TABLE review_state")
+        db.execute("DROP INDEX objects_by_confidence")
+        db.execute("DROP TABLE image_hashes")  # (version 4)
         db.execute("PRAGMA user_version = 3")
     ledger = await Ledger.open(path)
     try:
@@ -242,4 +245,4 @@ async def test_a_version_3_ledger_gains_the_hash_table(tmp_path: Path) -> None:
         await ledger.aclose()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
-    assert SCHEMA_VERSION == 4
+    assert SCHEMA_VERSION == 5

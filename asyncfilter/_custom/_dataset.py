@@ -21,7 +21,7 @@ from typing import Any
 from .._errors import ConfigError, ExportError
 from .._export._format import ExportContext, ManifestLimits
 from .._export._groundtruth import classification, detection
-from .._export._records import ImageSize, Record, class_ids
+from .._export._records import CopiedImage, ImageSize, class_ids
 from .._export._sizes import read_sizes
 from .._near_groups import split_keeping_groups
 from .._results import Outcome
@@ -41,8 +41,8 @@ class DataSet:
     name: str
     bucket: str
     """Where every image is trained from (the class's copies are there; others are copied)."""
-    train: list[Record]
-    test: list[Record]
+    train: list[CopiedImage]
+    test: list[CopiedImage]
     copies: list[tuple[str, str, str]] = field(default_factory=list)
     """``(source bucket, source key, key in bucket)``: negatives to copy before training."""
     excluded: Counter[str] = field(default_factory=Counter)
@@ -73,7 +73,7 @@ def negative_label(name: str) -> str:
 
 def select(
     rows: Sequence[Row], name: str, negatives: Sequence[str], *, seed: int | None
-) -> tuple[list[Record], list[str]]:
+) -> tuple[list[CopiedImage], list[str]]:
     """The labelled images (where they are now) and warnings; raises ConfigError when the
     class has no image."""
     warnings: list[str] = []
@@ -125,9 +125,9 @@ def select(
     return _dedupe(images), warnings
 
 
-def _record(row: Row, label: str) -> Record:
+def _record(row: Row, label: str) -> CopiedImage:
     bucket, key = row.location
-    return Record(
+    return CopiedImage(
         source_bucket=row.bucket,
         source_key=row.key,
         bucket=bucket,
@@ -145,7 +145,7 @@ def _record(row: Row, label: str) -> Record:
     )
 
 
-def _dedupe(images: list[Record]) -> list[Record]:
+def _dedupe(images: list[CopiedImage]) -> list[CopiedImage]:
     """One label an image: the first wins (the class before its negatives)."""
     seen: set[tuple[str, str]] = set()
     out = []
@@ -157,11 +157,11 @@ def _dedupe(images: list[Record]) -> list[Record]:
 
 
 async def check_images(
-    s3: Any, images: list[Record], bytes_of: dict[tuple[str, str], int]
-) -> tuple[list[Record], Counter[str], int]:
+    s3: Any, images: list[CopiedImage], bytes_of: dict[tuple[str, str], int]
+) -> tuple[list[CopiedImage], Counter[str], int]:
     """The images Custom Labels accepts, the rest counted by reason, and the header reads."""
     sizes, failed = await read_sizes(s3, images)
-    kept: list[Record] = []
+    kept: list[CopiedImage] = []
     excluded: Counter[str] = Counter()
     for record in images:
         where = (record.bucket, record.key)
@@ -177,7 +177,7 @@ async def check_images(
     return kept, excluded, len(sizes) + len(failed)
 
 
-def check_labels(images: Sequence[Record], name: str, *, detection_model: bool) -> list[str]:
+def check_labels(images: Sequence[CopiedImage], name: str, *, detection_model: bool) -> list[str]:
     """Raise ConfigError for a set Custom Labels cannot train; warnings for a weak one."""
     counts = Counter(r.class_name for r in images)
     if not counts.get(name):
@@ -206,11 +206,11 @@ def check_labels(images: Sequence[Record], name: str, *, detection_model: bool) 
 
 
 def split(
-    images: Sequence[Record],
+    images: Sequence[CopiedImage],
     test_split: float,
     seed: int | None,
     groups: Mapping[tuple[str, str], Hashable] | None = None,
-) -> tuple[list[Record], list[Record], list[str]]:
+) -> tuple[list[CopiedImage], list[CopiedImage], list[str]]:
     """A stratified train/test split: each label split in the same proportion, reproducibly,
     and every near-copy group (``asyncfilter dupes``) whole on one side, so that no test image
     has a near-copy in training (which would inflate every evaluation figure)."""
@@ -229,8 +229,8 @@ def split(
 
 
 def place(
-    images: list[Record], name: str, project: str
-) -> tuple[str, list[Record], list[tuple[str, str, str]]]:
+    images: list[CopiedImage], name: str, project: str
+) -> tuple[str, list[CopiedImage], list[tuple[str, str, str]]]:
     """The training bucket (the class's copies must all be in one), and the images placed in
     it: images elsewhere get a key under ``_train/PROJECT/LABEL/`` and are listed to copy."""
     buckets = sorted({r.bucket for r in images if r.class_name == name})
@@ -240,7 +240,7 @@ def place(
             "a data set's images from one bucket: sweep them into one destination first"
         )
     bucket = buckets[0]
-    placed: list[Record] = []
+    placed: list[CopiedImage] = []
     copies: list[tuple[str, str, str]] = []
     for record in images:
         if record.bucket == bucket:
@@ -252,7 +252,7 @@ def place(
     return bucket, placed, copies
 
 
-def check_manifest_limits(train: Sequence[Record], test: Sequence[Record]) -> None:
+def check_manifest_limits(train: Sequence[CopiedImage], test: Sequence[CopiedImage]) -> None:
     limits = ManifestLimits()
     for what, part in (("training", train), ("test", test)):
         if len(part) > limits.max_lines:

@@ -20,7 +20,7 @@ from ._calls import call
 from ._errors import CustomLabelsError, ModelNotRunning
 from ._pricing import PRICES, CustomLabelsPrices
 from ._project import VersionRef, describe_version
-from ._registry import Record, Registry
+from ._registry import ModelRecord, Registry
 
 STARTABLE = frozenset({"TRAINING_COMPLETED", "STOPPED"})
 LIVE = frozenset({"STARTING", "RUNNING"})
@@ -61,7 +61,7 @@ class ModelState:
 
 def _state(
     description: dict[str, Any],
-    record: Record | None,
+    record: ModelRecord | None,
     now: float,
     prices: CustomLabelsPrices,
     *,

@@ -32,7 +32,7 @@ def default_registry_path() -> Path:
 
 
 @dataclass(frozen=True, slots=True)
-class Record:
+class ModelRecord:
     """What asyncfilter knows of one model it started."""
 
     arn: str
@@ -58,10 +58,10 @@ class Registry:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_registry_path()
 
-    async def get(self, arn: str) -> Record | None:
+    async def get(self, arn: str) -> ModelRecord | None:
         return (await self.all()).get(arn)
 
-    async def all(self) -> dict[str, Record]:
+    async def all(self) -> dict[str, ModelRecord]:
         data = await anyio.to_thread.run_sync(self._update, None)
         return {arn: _record(arn, item) for arn, item in data.items()}
 
@@ -114,8 +114,8 @@ class Registry:
             return data
 
 
-def _record(arn: str, item: dict[str, Any]) -> Record:
-    return Record(
+def _record(arn: str, item: dict[str, Any]) -> ModelRecord:
+    return ModelRecord(
         arn=arn,
         sessions=tuple(
             (float(a), None if b is None else float(b), int(u))

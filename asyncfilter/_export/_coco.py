@@ -14,10 +14,10 @@ from typing import Any
 import orjson
 
 from ._format import Built, ExportContext, iso_time, pixel_boxes
-from ._records import Record
+from ._records import CopiedImage
 
 
-def coco(records: Sequence[Record], ctx: ExportContext) -> Built:
+def coco(records: Sequence[CopiedImage], ctx: ExportContext) -> Built:
     built = Built()
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []

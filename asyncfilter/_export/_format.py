@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from .._models import Instance
 from ._geometry import clip, to_pixels
-from ._records import ImageSize, Record
+from ._records import CopiedImage, ImageSize
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class Built:
     """Images left out, by reason."""
 
 
-Builder = Callable[[Sequence[Record], ExportContext], Built]
+Builder = Callable[[Sequence[CopiedImage], ExportContext], Built]
 
 
 def iso_time(timestamp: float) -> str:
@@ -55,7 +55,7 @@ def iso_time(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-def clipped_instances(record: Record) -> list[tuple[Instance, float, float, float, float]]:
+def clipped_instances(record: CopiedImage) -> list[tuple[Instance, float, float, float, float]]:
     """The record's instances whose box has something inside the image, with the clipped box
     as ``(left, top, width, height)`` fractions."""
     out = []
@@ -67,7 +67,7 @@ def clipped_instances(record: Record) -> list[tuple[Instance, float, float, floa
 
 
 def pixel_boxes(
-    record: Record, built: Built
+    record: CopiedImage, built: Built
 ) -> tuple[ImageSize, list[tuple[tuple[int, int, int, int], float]]] | None:
     """The image size and its boxes in whole pixels with their confidences; or ``None``, the
     reason counted in ``built``, when the image has no box to export or no known size.

@@ -16,13 +16,13 @@ import orjson
 
 from .._errors import ExportError
 from ._format import Built, ExportContext, iso_time, pixel_boxes
-from ._records import Record
+from ._records import CopiedImage
 
 CLASS_ATTRIBUTE = "class"
 BOX_ATTRIBUTE = "bounding-box"
 
 
-def classification(records: Sequence[Record], ctx: ExportContext) -> Built:
+def classification(records: Sequence[CopiedImage], ctx: ExportContext) -> Built:
     built = Built()
     lines = [
         {
@@ -44,10 +44,10 @@ def classification(records: Sequence[Record], ctx: ExportContext) -> Built:
     return built
 
 
-def detection(records: Sequence[Record], ctx: ExportContext) -> Built:
+def detection(records: Sequence[CopiedImage], ctx: ExportContext) -> Built:
     built = Built()
     lines: list[dict[str, Any]] = []
-    kept: list[Record] = []
+    kept: list[CopiedImage] = []
     class_map = {str(i): name for name, i in ctx.classes.items()}
     for record in records:
         found = pixel_boxes(record, built)
@@ -94,7 +94,9 @@ def detection(records: Sequence[Record], ctx: ExportContext) -> Built:
     return built
 
 
-def _manifest(lines: list[dict[str, Any]], records: Sequence[Record], ctx: ExportContext) -> bytes:
+def _manifest(
+    lines: list[dict[str, Any]], records: Sequence[CopiedImage], ctx: ExportContext
+) -> bytes:
     limits = ctx.limits
     if len(lines) > limits.max_lines:
         raise ExportError(

@@ -15,12 +15,12 @@ from typing import Any
 import orjson
 
 from ._format import Built, ExportContext, clipped_instances
-from ._records import Record
+from ._records import CopiedImage
 
 NOT_PREFIX = "Not "
 
 
-def labelstudio(records: Sequence[Record], ctx: ExportContext) -> Built:
+def labelstudio(records: Sequence[CopiedImage], ctx: ExportContext) -> Built:
     built = Built()
     tasks = []
     for record in records:

@@ -1,4 +1,4 @@
-"""What an export is made of: the copied images the ledger knows, one :class:`Record` each.
+"""What an export is made of: the copied images the ledger knows, one :class:`CopiedImage` each.
 
 Exports read only the ledger (and, for pixel sizes, image headers in S3): never Rekognition.
 """
@@ -24,7 +24,7 @@ class ImageSize:
 
 
 @dataclass(frozen=True, slots=True)
-class Record:
+class CopiedImage:
     """One copied image and the decision behind it."""
 
     source_bucket: str
@@ -58,14 +58,14 @@ class Record:
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
 
-    def with_size(self, size: ImageSize | None) -> Record:
+    def with_size(self, size: ImageSize | None) -> CopiedImage:
         return replace(self, size=size)
 
-    def with_group(self, group: int | None) -> Record:
+    def with_group(self, group: int | None) -> CopiedImage:
         return replace(self, group=group)
 
     @classmethod
-    def from_result(cls, result: ImageResult, bucket: str, class_name: str) -> Record:
+    def from_result(cls, result: ImageResult, bucket: str, class_name: str) -> CopiedImage:
         """The record of an image this very run copied to ``bucket``."""
         match = result.match
         assert match is not None
@@ -92,7 +92,7 @@ def records_from_rows(
     names: Collection[str] | None = None,
     *,
     verdicts: Collection[str | None] = ("accepted", None),
-) -> list[Record]:
+) -> list[CopiedImage]:
     """The copied images among the ledger's ``rows`` whose outcome is in ``outcomes`` (and
     whose class is in ``names``, when given), in the ledger's (bucket, key) order.
 
@@ -109,7 +109,7 @@ def records_from_rows(
             continue
         width, height = row.get("image_width"), row.get("image_height")
         records.append(
-            Record(
+            CopiedImage(
                 source_bucket=row["bucket"],
                 source_key=row["key"],
                 bucket=row["dest_bucket"],
@@ -133,6 +133,6 @@ def records_from_rows(
     return records
 
 
-def class_ids(records: Iterable[Record]) -> dict[str, int]:
+def class_ids(records: Iterable[CopiedImage]) -> dict[str, int]:
     """Classes numbered from 0 in name order, so the same data always gets the same ids."""
     return {name: i for i, name in enumerate(sorted({r.class_name for r in records}))}

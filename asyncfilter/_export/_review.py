@@ -13,10 +13,10 @@ import orjson
 
 from .._results import instance_to_dict
 from ._format import Built, ExportContext
-from ._records import Record
+from ._records import CopiedImage
 
 
-def review_manifest(records: Sequence[Record], ctx: ExportContext) -> Built:
+def review_manifest(records: Sequence[CopiedImage], ctx: ExportContext) -> Built:
     del ctx  # one line an image, whatever the classes
     data = b"".join(
         orjson.dumps(

@@ -25,7 +25,7 @@ from ._coco import coco
 from ._format import Builder, Built, ExportContext, ManifestLimits
 from ._groundtruth import classification, detection
 from ._labelstudio import labelstudio
-from ._records import Record, class_ids, records_from_rows
+from ._records import CopiedImage, class_ids, records_from_rows
 from ._review import review_manifest
 from ._sink import is_s3, local_root, write_files
 from ._sizes import read_sizes
@@ -226,8 +226,8 @@ async def export(
 
 
 def _grouped(
-    records: list[Record], groups: dict[tuple[str, str], int], one_per_group: bool
-) -> list[Record]:
+    records: list[CopiedImage], groups: dict[tuple[str, str], int], one_per_group: bool
+) -> list[CopiedImage]:
     """``records`` with their near-copy group; with ``one_per_group``, only each group's
     first by :func:`~asyncfilter._near_groups.keep_order` (in the records' own order)."""
     records = [r.with_group(groups.get((r.bucket, r.key))) for r in records]
@@ -239,7 +239,7 @@ def _grouped(
             f"one image per group: {len(never)} images were never grouped (e.g. {never[0]}); "
             "run `asyncfilter dupes` on this ledger first, with the same --outcome and --name"
         )
-    best: dict[int, Record] = {}
+    best: dict[int, CopiedImage] = {}
     for r in records:
         assert r.group is not None
         held = best.get(r.group)
@@ -262,7 +262,7 @@ def _outcomes(outcomes: Collection[Outcome | str] | None) -> frozenset[Outcome] 
 
 
 def _build(
-    name: str, records: list[Record], rows: list[dict[str, Any]], ctx: ExportContext
+    name: str, records: list[CopiedImage], rows: list[dict[str, Any]], ctx: ExportContext
 ) -> Built:
     spec = FORMATS[name]
     if spec.build is None:  # the ledger itself

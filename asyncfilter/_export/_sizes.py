@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 
 from .._aws import classify
-from ._records import ImageSize, Record
+from ._records import CopiedImage, ImageSize
 
 FIRST_RANGE = 64 * 1024
 MAX_RANGE = 16 * 1024 * 1024  # DetectLabels reads S3 objects of up to 15 MB
@@ -63,7 +63,7 @@ async def read_size(s3: Any, bucket: str, key: str, expected_owner: str | None) 
 
 async def read_sizes(
     s3: Any,
-    records: Sequence[Record],
+    records: Sequence[CopiedImage],
     *,
     concurrency: int = 16,
     expected_owner: str | None = None,

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 import orjson
 
 from ._format import Built, ExportContext, iso_time
-from ._records import Record
+from ._records import CopiedImage
 
 VERIFY_ATTRIBUTE = "verify-class"
 VERIFY_CLASSES = {"0": "correct", "1": "incorrect"}
 
 
-def verification(records: Sequence[Record], ctx: ExportContext) -> Built:
+def verification(records: Sequence[CopiedImage], ctx: ExportContext) -> Built:
     judged = [r for r in records if r.verdict in ("accepted", "rejected")]
     lines = []
     for record in judged:

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 
 from .._errors import ExportError
 from ._format import Built, ExportContext, clipped_instances
-from ._records import Record
+from ._records import CopiedImage
 
 
-def yolo(records: Sequence[Record], ctx: ExportContext) -> Built:
+def yolo(records: Sequence[CopiedImage], ctx: ExportContext) -> Built:
     built = Built()
     listed: list[str] = []
     owners: dict[str, str] = {}
