@@ -5,6 +5,7 @@ It lists and looks things up; it calls DetectLabels only when asked for a sample
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
@@ -227,9 +228,18 @@ async def _sample(
         prior = await ledger.paid_calls(sweep_id(config.identity))
     finally:
         await ledger.aclose()
+    # The sample must be exactly the first ``count`` objects of the order (a prefix is what
+    # makes it a fair sample): with no rate gate, workers reserve their calls in the order
+    # they take objects off the queue. Concurrency stands in for the rate instead: about
+    # tps / 5 calls in flight at DetectLabels' ~200 ms is about tps calls a second.
+    concurrency = config.concurrency
+    if config.tps is not None:
+        concurrency = max(1, min(concurrency, math.ceil(config.tps / 5)))
     sampling = replace(
         config,
         deliver=False,
+        tps=None,
+        concurrency=concurrency,
         max_scan=prior + count,
         target=None,
         miss_cutoff=None,
