@@ -90,6 +90,7 @@ class Engine:
         self._matcher = Matcher(config.labels, config.min_confidence)
         self._limiter: AdaptiveRate | FixedRate | None = None
         self._duplicates = Duplicates() if config.dedupe else None
+        self._debug = logger.debug_enabled()
 
     async def run(self) -> None:
         """Run until every object is decided or a stop rule fires; then return."""
@@ -115,17 +116,18 @@ class Engine:
             self._ctl.finish()
 
     async def _finish(self, result: ImageResult) -> None:
-        """Count, remember and hand on one decided image. Runs shielded, with a deadline: a
-        decided outcome is delivered even while the sweep is being cancelled."""
+        """Count, remember and hand on one decided image. Handing it on is shielded, with a
+        deadline: a decided outcome is delivered even while the sweep is being cancelled."""
         self._ctl.count(result)
-        logger.debug(
-            "image.decided",
-            key=result.object.key,
-            outcome=result.outcome.value,
-            paid=result.paid,
-            cached=result.cached,
-            error_code=result.error_code,
-        )
+        if self._debug:
+            logger.debug(
+                "image.decided",
+                key=result.object.key,
+                outcome=result.outcome.value,
+                paid=result.paid,
+                cached=result.cached,
+                error_code=result.error_code,
+            )
         if self._ledger is not None:
             config = self._config
             review = result.outcome is Outcome.REVIEW
@@ -145,7 +147,11 @@ class Engine:
     # --- producer ---------------------------------------------------------------------------
 
     async def _fetch_pages(self, pages_out: ObjectSendStream[Sequence[S3Object]]) -> None:
-        """List one page ahead of the producer, so workers never wait on a ListObjectsV2."""
+        """List one page ahead of the producer, so workers never wait on a ListObjectsV2.
+
+        The lister is closed inside the scope a stop cancels: a lister may hold a task group
+        (parallel listing) across its pages, and its scope must be left before this one.
+        """
         ctl = self._ctl
         source = self._config.source
         pages = self._lister.pages(source.bucket, source.prefix)
@@ -155,17 +161,18 @@ class Engine:
                     ctl.watch(waiting)
                     try:
                         async for page in pages:
-                            logger.debug("listing.page", keys=len(page), listed=ctl.listed)
+                            if self._debug:
+                                logger.debug("listing.page", keys=len(page), listed=ctl.listed)
                             await pages_out.send(page)
                     finally:
                         ctl.unwatch(waiting)
+                        # no scope of our own around it: the lister's scopes must be the
+                        # innermost as they close (a lister shields its own cleanup)
+                        aclose = getattr(pages, "aclose", None)
+                        if aclose is not None:
+                            await aclose()
             except SweepAborted as exc:
                 ctl.abort(exc)
-            finally:
-                aclose = getattr(pages, "aclose", None)
-                if aclose is not None:
-                    with anyio.CancelScope(shield=True):
-                        await aclose()
 
     async def _produce(
         self, pages_in: ObjectReceiveStream[Sequence[S3Object]], send: ObjectSendStream[Item]
@@ -294,8 +301,7 @@ class Engine:
                 finally:
                     self._settle(claimed, result)
                     claimed = None
-                with anyio.CancelScope(shield=True):
-                    await self._finish(result)
+                await self._finish(result)  # (shielded where it waits)
 
     async def _decide(self, item: Item) -> ImageResult:
         obj, state, way = item.obj, item.state, item.route
@@ -429,7 +435,8 @@ class Engine:
                         ctl.abort(ServiceUnreachable(f"cannot reach the detector: {exc.message}"))
                     return self._failed(obj, exc, attempts, retryable=True)
                 ctl.count_retry()
-                logger.debug("image.retry", key=obj.key, attempt=attempts, code=exc.code)
+                if self._debug:
+                    logger.debug("image.retry", key=obj.key, attempt=attempts, code=exc.code)
                 try:
                     with anyio.CancelScope() as waiting:
                         ctl.watch(waiting)

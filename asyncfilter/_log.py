@@ -36,6 +36,15 @@ class _Logger:
             return structlog.get_logger("asyncfilter")
         return _fallback
 
+    def debug_enabled(self) -> bool:
+        """Whether debug events go anywhere: asked once per sweep, so that per-image events
+        cost nothing when they would be dropped."""
+        if structlog.is_configured():
+            wrapper = structlog.get_config().get("wrapper_class")
+            # structlog's filtering loggers make the levels below their minimum a no-op
+            return getattr(getattr(wrapper, "debug", None), "__name__", "") != "_nop"
+        return _stdlib.isEnabledFor(logging.DEBUG)
+
     def debug(self, event: str, **kw: Any) -> None:
         if structlog.is_configured():
             structlog.get_logger("asyncfilter").debug(event, **kw)

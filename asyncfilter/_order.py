@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import anyio
 
 from ._config import ScanConfig
 from ._eligibility import skip_reason
@@ -104,15 +105,21 @@ class RandomOrderLister:
             prefix="asyncfilter-order-", suffix=".sqlite", dir=self._spill_dir
         )
         os.close(fd)
+        db: aiosqlite.Connection | None = None
         try:
-            async with aiosqlite.connect(name) as db:
-                await self._spill(db, bucket, prefix)
-                async with db.execute(
-                    "SELECT key, size, etag, storage_class FROM spill ORDER BY rank, key"
-                ) as cursor:
-                    while rows := await cursor.fetchmany(self._page_size):
-                        yield [S3Object(bucket, k, s, e, c) for k, s, e, c in rows]
+            db = await aiosqlite.connect(name)
+            await self._spill(db, bucket, prefix)
+            async with db.execute(
+                "SELECT key, size, etag, storage_class FROM spill ORDER BY rank, key"
+            ) as cursor:
+                while rows := await cursor.fetchmany(self._page_size):
+                    yield [S3Object(bucket, k, s, e, c) for k, s, e, c in rows]
         finally:
+            if db is not None:
+                # closed even when the sweep is being cancelled: an abandoned connection's
+                # thread would call back into a closed event loop
+                with anyio.CancelScope(shield=True):
+                    await db.close()
             # synchronous on purpose: it must happen even while the sweep is being cancelled
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(name)

@@ -82,9 +82,11 @@ async def plan(
     rekognition_client: Any | None = None,
     lister: Lister | None = None,
     detector: Detector | None = None,
+    detector_id: str | None = None,
 ) -> Plan:
     """Forecast ``config``'s sweep. Each object is routed exactly as the sweep would route it
-    (:func:`asyncfilter._verdict.route`).
+    (:func:`asyncfilter._verdict.route`), for the answers of ``detector`` (or of the detector
+    named ``detector_id``; DetectLabels by default).
 
     With no ``sample`` it makes no DetectLabels call. With ``sample=K`` it first pays for K
     answers on the first objects of the sweep's random order (recorded in the ledger, copied
@@ -95,7 +97,9 @@ async def plan(
         if config.state is None or config.order != "random":
             raise ConfigError("plan --sample needs a ledger (--state) and the random order")
         await _sample(config, sample, session, s3_client, rekognition_client, lister, detector)
-    detector_id = detector_identity(detector) if detector is not None else DETECT_LABELS
+    if detector is not None:
+        detector_id = detector_identity(detector)
+    detector_id = detector_id or DETECT_LABELS
     async with AsyncExitStack() as stack:
         ledger: Ledger | None = None
         prior = 0

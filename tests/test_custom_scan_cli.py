@@ -103,6 +103,13 @@ async def test_start_model_starts_it_for_the_sweep_and_stops_it_after(
     assert "model cost so far: $" in out  # the model's own running cost, instead
     assert "inference-unit hours; stopped)" in out
     assert len(await list_keys(s3, buckets[1], "Robin/")) == 6
+
+    # plan --model reads the model's own ledger and prices its time, not images
+    plan_args = ["plan", *scan_args(moto, emulator, buckets)[1:-1], "--model", arn, "--tps", "5"]
+    code, out, err = await run_scan(plan_args, state_dir)
+    assert code == 0, err
+    assert "answered by the ledger 6" in out
+    assert "would send 0 DetectCustomLabels calls" in out
     model = (await admin_call(admin.state))["versions"][arn]
     assert model["status"] in ("STOPPING", "STOPPED")
     assert model["detect_calls"] == 6

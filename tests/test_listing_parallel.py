@@ -231,3 +231,21 @@ def test_probe_points_lie_strictly_between_their_ends_in_key_order() -> None:
             assert points == sorted(set(points))
             assert all(lo < p < hi for p in points)
     assert probe_points(None, None, "img/", alphabet.chars, 4)[0].startswith("img/")
+
+
+@pytest.mark.parametrize("order", ["listing", "random"])
+async def test_a_sweep_that_stops_while_the_parallel_listing_runs_ends_cleanly(order: str) -> None:
+    """The parallel lister holds a task group across its pages: a stop rule firing while it
+    lists (the hit target here) must close it cleanly, not tear its cancel scopes."""
+    from asyncfilter import Label, ScanConfig, StopReason, scan
+    from asyncfilter.testing import FakeCopier, FakeDetector
+
+    client = ListingClient(f"{d}/{i:05d}.jpg" for d in "abcdefgh" for i in range(5000))
+    config = ScanConfig(source="s3://bucket", dest="s3://dest", labels=("Robin",), tps=None,
+                        target=5, concurrency=8, order=order)  # fmt: skip
+    lister = ParallelS3Lister(client, concurrency=8, page_size=100)
+    detector = FakeDetector.every(1, hit=[Label("Robin", 99.0)])
+    with anyio.fail_after(60):
+        report = await scan(config, lister=lister, detector=detector, copier=FakeCopier())
+    assert report.stop_reason is StopReason.TARGET
+    assert report.stats.hits == 5

@@ -400,11 +400,18 @@ def plan(**opts: Any) -> int:
     """
     from .._plan import plan as make_plan
     from ._estimate_text import estimate_text, forecast_text, sample_text
+    from ._scan_model import config_for_model, inference_cost_line, model_identity
 
-    config = config_from(opts)
+    arn: str | None = opts["model"]
+    config = config_for_model(config_from(opts), arn, bool(opts["state"]))
     configure_logging(opts["log_format"], opts["log_level"])
     sample = opts["sample"] or 0
-    forecast = anyio.run(lambda: make_plan(config, sample=sample), backend="asyncio")
+    if sample and arn:
+        raise ConfigError("--sample asks DetectLabels: with --model, sample with scan --max-scan")
+    identity = model_identity(arn) if arn else None
+    forecast = anyio.run(
+        lambda: make_plan(config, sample=sample, detector_id=identity), backend="asyncio"
+    )
     if opts["as_json"]:
         sys.stdout.buffer.write(orjson.dumps(forecast.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
         return EXIT_OK
@@ -420,10 +427,14 @@ def plan(**opts: Any) -> int:
         f"{forecast.answered_by_ledger:,}  to send {forecast.to_send:,}"
     )
     seconds = forecast.estimated_seconds
-    click.echo(
-        f"would send {forecast.would_send:,} calls: estimated ${forecast.estimated_cost_usd:,.3f}"
-        + (f", about {seconds:,.0f} s at {config.tps:g} calls/s" if seconds is not None else "")
-    )
+    if arn:  # billed by the model's running time, not per image
+        click.echo(inference_cost_line(forecast.would_send, config.tps))
+    else:
+        click.echo(
+            f"would send {forecast.would_send:,} calls: estimated "
+            f"${forecast.estimated_cost_usd:,.3f}"
+            + (f", about {seconds:,.0f} s at {config.tps:g} calls/s" if seconds is not None else "")
+        )
     estimate = forecast.hit_rate
     if estimate is not None and sample:
         click.echo(sample_text(estimate, config.folder_name, forecast.forecast,

@@ -195,3 +195,24 @@ async def model_cost_line(arn: str) -> str:
         f"model cost so far: ${hours * PRICES.inference_per_unit_hour:,.2f} "
         f"({hours:,.2f} inference-unit hours; {state})"
     )
+
+
+def model_identity(arn: str) -> str:
+    """What the ledger calls the model's answers."""
+    return CustomLabelsDetector.identity_of(arn)
+
+
+def inference_cost_line(calls: int, tps: float | None) -> str:
+    """``plan --model``: the calls take the model's time, and its time is what is billed."""
+    rate = PRICES.inference_per_unit_hour
+    if not tps:
+        return (
+            f"would send {calls:,} DetectCustomLabels calls, billed per inference-unit hour "
+            f"(${rate:g}) while the model runs, not per image"
+        )
+    hours = calls / tps / 3600
+    return (
+        f"would send {calls:,} DetectCustomLabels calls: about {calls / tps:,.0f} s at "
+        f"{tps:g} calls/s, ${hours * rate:,.2f} of one inference unit's time (${rate:g} an "
+        "hour while the model runs, however many calls it answers; starting it takes minutes)"
+    )
