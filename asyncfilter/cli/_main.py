@@ -386,6 +386,11 @@ async def _watch_signals(sweep: Sweep, console: Console) -> None:
 @cli.command()
 @sweep_options
 @click.option(
+    "--model",
+    metavar="ARN",
+    help="Plan a sweep with this Custom Labels model (billed per inference-unit hour).",
+)
+@click.option(
     "--sample",
     type=click.IntRange(min=1),
     metavar="K",
