@@ -7,6 +7,7 @@ fresh, uniquely named buckets and a reset emulator, so tests never see each othe
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -36,6 +37,14 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "check_objects": True,
     "reject_access_keys": [],
 }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A test run started in the background of a script ignores SIGINT, and so would every
+    command a test starts (an ignored signal is inherited): the tests that press Ctrl-C at a
+    child would wait forever. Children of the test run start with Python's default instead."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)
