@@ -8,11 +8,9 @@ is used, so that ``asyncfilter --help`` and a program that only builds a configu
 fast.
 """
 
-from importlib import import_module as _import_module
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 from typing import TYPE_CHECKING as _TYPE_CHECKING
-from typing import Any as _Any
 
 from ._config import S3Location, ScanConfig
 from ._errors import (
@@ -31,6 +29,7 @@ from ._errors import (
 )
 from ._estimate import Estimate
 from ._forecast import Forecast
+from ._lazy import lazy_exports as _lazy_exports
 from ._models import BoundingBox, Detection, Instance, Label, S3Object
 from ._pricing import PriceTable
 from ._results import ImageResult, Match, Outcome, Report, SkipReason, Stats, StopReason
@@ -67,69 +66,57 @@ try:
 except _PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-#: Public names imported on first use: ``name -> (module, attribute)``.
-_LAZY = {
-    "Copier": ("._copying", "Copier"),
-    "S3Copier": ("._copying", "S3Copier"),
-    "CustomLabelsDetector": ("._detection_custom", "CustomLabelsDetector"),
-    "check_model_running": ("._detection_custom", "check_model_running"),
-    "CustomLabelsError": ("._custom._errors", "CustomLabelsError"),
-    "DatasetFailed": ("._custom._errors", "DatasetFailed"),
-    "ModelNotRunning": ("._custom._errors", "ModelNotRunning"),
-    "TrainingFailed": ("._custom._errors", "TrainingFailed"),
-    "CustomLabelsPrices": ("._custom._pricing", "CustomLabelsPrices"),
-    "ModelState": ("._custom._models", "ModelState"),
-    "model_states": ("._custom._models", "model_states"),
-    "start_model": ("._custom._models", "start_model"),
-    "stop_model": ("._custom._models", "stop_model"),
-    "TrainingPlan": ("._custom._training", "TrainingPlan"),
-    "plan_training": ("._custom._training", "plan_training"),
-    "run_training": ("._custom._training", "run_training"),
-    "TrainingResult": ("._custom._evaluation", "TrainingResult"),
-    "follow_training": ("._custom._evaluation", "follow_training"),
-    "Detector": ("._detection", "Detector"),
-    "RekognitionDetector": ("._detection", "RekognitionDetector"),
+#: Public names imported on first use: ``name -> module`` (``(module, attribute)`` if renamed).
+_LAZY: dict[str, str | tuple[str, str]] = {
+    "Copier": "._copying",
+    "S3Copier": "._copying",
+    "CustomLabelsDetector": "._detection_custom",
+    "check_model_running": "._detection_custom",
+    "CustomLabelsError": "._custom._errors",
+    "DatasetFailed": "._custom._errors",
+    "ModelNotRunning": "._custom._errors",
+    "TrainingFailed": "._custom._errors",
+    "CustomLabelsPrices": "._custom._pricing",
+    "ModelState": "._custom._models",
+    "model_states": "._custom._models",
+    "start_model": "._custom._models",
+    "stop_model": "._custom._models",
+    "TrainingPlan": "._custom._training",
+    "plan_training": "._custom._training",
+    "run_training": "._custom._training",
+    "TrainingResult": "._custom._evaluation",
+    "follow_training": "._custom._evaluation",
+    "Detector": "._detection",
+    "RekognitionDetector": "._detection",
     "EXPORT_FORMATS": ("._export", "FORMATS"),
-    "ExportReport": ("._export", "ExportReport"),
-    "FormatReport": ("._export", "FormatReport"),
-    "ManifestLimits": ("._export", "ManifestLimits"),
-    "export": ("._export", "export"),
-    "LedgerError": ("._ledger", "LedgerError"),
-    "Lister": ("._listing", "Lister"),
-    "S3Lister": ("._listing", "S3Lister"),
-    "RandomOrderLister": ("._order", "RandomOrderLister"),
-    "InventoryLister": ("._inventory", "InventoryLister"),
-    "InventoryManifest": ("._inventory", "InventoryManifest"),
-    "ListingStats": ("._listing_parallel", "ListingStats"),
-    "ParallelS3Lister": ("._listing_parallel", "ParallelS3Lister"),
-    "NearDuplicateGroup": ("._near_duplicates", "NearDuplicateGroup"),
-    "NearDuplicatesReport": ("._near_duplicates", "NearDuplicatesReport"),
-    "ReadEstimate": ("._near_duplicates", "ReadEstimate"),
-    "find_near_duplicates": ("._near_duplicates", "find_near_duplicates"),
-    "split_keeping_groups": ("._near_groups", "split_keeping_groups"),
-    "Plan": ("._plan", "Plan"),
-    "plan": ("._plan", "plan"),
-    "Sweep": ("._scan", "Sweep"),
-    "open_scan": ("._scan", "open_scan"),
-    "scan": ("._scan", "scan"),
-    "Review": (".review", "Review"),
-    "open_review": (".review", "open_review"),
+    "ExportReport": "._export",
+    "FormatReport": "._export",
+    "ManifestLimits": "._export",
+    "export": "._export",
+    "LedgerError": "._ledger",
+    "Lister": "._listing",
+    "S3Lister": "._listing",
+    "RandomOrderLister": "._order",
+    "InventoryLister": "._inventory",
+    "InventoryManifest": "._inventory",
+    "ListingStats": "._listing_parallel",
+    "ParallelS3Lister": "._listing_parallel",
+    "NearDuplicateGroup": "._near_duplicates",
+    "NearDuplicatesReport": "._near_duplicates",
+    "ReadEstimate": "._near_duplicates",
+    "find_near_duplicates": "._near_duplicates",
+    "split_keeping_groups": "._near_groups",
+    "Plan": "._plan",
+    "plan": "._plan",
+    "Sweep": "._scan",
+    "open_scan": "._scan",
+    "scan": "._scan",
+    "Review": ".review",
+    "open_review": ".review",
 }
 
 
-def __getattr__(name: str) -> _Any:
-    try:
-        module, attribute = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'asyncfilter' has no attribute {name!r}") from None
-    value = getattr(_import_module(module, __name__), attribute)
-    globals()[name] = value  # once imported, an ordinary attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
+__getattr__, __dir__ = _lazy_exports(__name__, globals(), _LAZY)
 
 __all__ = [
     "EXPORT_FORMATS",

@@ -124,6 +124,13 @@ def classify(exc: BaseException) -> Failure | None:
     return None
 
 
+def _rejected(failure: Failure, service: str = "S3") -> CredentialsError | None:
+    """The one line a credentials failure stops the sweep with, whichever call met it."""
+    if failure.kind is Kind.CREDENTIALS:
+        return CredentialsError(f"{service} rejected the credentials: {failure.message}")
+    return None
+
+
 #: Codes that mean this one object cannot be copied, not that the destination is unusable.
 _PER_OBJECT_CODES = frozenset({"NoSuchKey", "InvalidObjectState", "ObjectNotInActiveTierError"})
 _MISSING_BUCKET = frozenset({"NoSuchBucket", "404"})
@@ -135,8 +142,8 @@ def detection_error(exc: BaseException, service: str = "Rekognition") -> BaseExc
     failure = classify(exc)
     if failure is None:
         return exc
-    if failure.kind is Kind.CREDENTIALS:
-        return CredentialsError(f"{service} rejected the credentials: {failure.message}")
+    if (rejected := _rejected(failure, service)) is not None:
+        return rejected
     if failure.kind is Kind.THROTTLED:
         return Throttled(failure.code, failure.message)
     if failure.kind is Kind.UNREACHABLE:
@@ -151,8 +158,8 @@ def copy_error(exc: BaseException, dest_bucket: str) -> BaseException:
     failure = classify(exc)
     if failure is None:
         return exc
-    if failure.kind is Kind.CREDENTIALS:
-        return CredentialsError(f"S3 rejected the credentials: {failure.message}")
+    if (rejected := _rejected(failure)) is not None:
+        return rejected
     if failure.code in _PER_OBJECT_CODES:
         return ImageFailed(failure.code, failure.message)
     if failure.kind in (Kind.TRANSIENT, Kind.THROTTLED, Kind.UNREACHABLE):
@@ -170,8 +177,8 @@ def listing_error(exc: BaseException, bucket: str) -> BaseException:
     failure = classify(exc)
     if failure is None:
         return exc
-    if failure.kind is Kind.CREDENTIALS:
-        return CredentialsError(f"S3 rejected the credentials: {failure.message}")
+    if (rejected := _rejected(failure)) is not None:
+        return rejected
     if failure.code in _MISSING_BUCKET:
         return SourceError(f"source bucket {bucket!r} does not exist")
     if failure.code in _DENIED:
@@ -194,8 +201,8 @@ def bucket_check_error(exc: BaseException) -> tuple[BucketCheck, str] | BaseExce
     failure = classify(exc)
     if failure is None:
         return exc
-    if failure.kind is Kind.CREDENTIALS:
-        return CredentialsError(f"S3 rejected the credentials: {failure.message}")
+    if (rejected := _rejected(failure)) is not None:
+        return rejected
     if failure.code in _MISSING_BUCKET:
         return BucketCheck.MISSING, failure.message
     if failure.code in _DENIED:
@@ -206,9 +213,7 @@ def bucket_check_error(exc: BaseException) -> tuple[BucketCheck, str] | BaseExce
 def credentials_error(exc: BaseException) -> CredentialsError | None:
     """The credentials error ``exc`` is, if it is one."""
     failure = classify(exc)
-    if failure is not None and failure.kind is Kind.CREDENTIALS:
-        return CredentialsError(f"S3 rejected the credentials: {failure.message}")
-    return None
+    return None if failure is None else _rejected(failure)
 
 
 def source_read_error(exc: BaseException, what: str) -> BaseException:
@@ -216,8 +221,8 @@ def source_read_error(exc: BaseException, what: str) -> BaseException:
     failure = classify(exc)
     if failure is None:
         return exc
-    if failure.kind is Kind.CREDENTIALS:
-        return CredentialsError(f"S3 rejected the credentials: {failure.message}")
+    if (rejected := _rejected(failure)) is not None:
+        return rejected
     return SourceError(f"cannot read the inventory {what}: {failure.code}: {failure.message}")
 
 

@@ -4,10 +4,9 @@ The format names are importable at no cost (:data:`FORMAT_HELP`); the exporter, 
 AWS stack, is imported on first use.
 """
 
-from importlib import import_module as _import_module
 from typing import TYPE_CHECKING as _TYPE_CHECKING
-from typing import Any as _Any
 
+from .._lazy import lazy_exports as _lazy_exports
 from ._catalog import FORMAT_HELP
 
 if _TYPE_CHECKING:
@@ -25,13 +24,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> _Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
-
+__getattr__, __dir__ = _lazy_exports(__name__, globals(), _LAZY)
 
 __all__ = [
     "FORMATS",

@@ -11,6 +11,7 @@ import orjson
 
 from .._errors import ConfigError
 from .._near_groups import DEFAULT_DISTANCE, MAX_DISTANCE
+from ._aws_options import aws_options
 
 if TYPE_CHECKING:
     from .._near_duplicates import NearDuplicatesReport, ReadEstimate
@@ -41,11 +42,7 @@ if TYPE_CHECKING:
 )
 @click.option("--yes", "-y", is_flag=True, help="Read the images without asking first.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--region", help="AWS region (default: the AWS chain).")
-@click.option("--profile", help="AWS profile (default: the AWS chain).")
-@click.option("--s3-endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL_S3).")
-@click.option("--expected-bucket-owner", metavar="ACCOUNT_ID",
-              help="Sent as ExpectedBucketOwner on every S3 call.")  # fmt: skip
+@aws_options(s3=True, owner=True)
 def dupes(**opts: Any) -> int:
     """Find near-copies (resized, re-encoded, lightly cropped, mirrored) among copied images.
 

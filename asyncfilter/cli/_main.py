@@ -23,6 +23,7 @@ from .._config import S3Location, ScanConfig
 from .._errors import ConfigError, ExportError, SweepAborted
 from .._export import FORMAT_HELP
 from .._results import Report, StopReason
+from ._aws_options import aws_options
 from ._dupes import dupes as dupes_command
 from ._logging import configure_logging
 from ._model import model as model_command
@@ -103,8 +104,6 @@ def sweep_options(command: Any) -> Any:
                      "inventory destination) instead of ListObjectsV2."),
         click.option("--s3-max-attempts", type=_positive, default=5, show_default=True,
                      help="Attempts per S3 request before a listing aborts or a copy fails."),
-        click.option("--expected-bucket-owner", metavar="ACCOUNT_ID",
-                     help="Sent as ExpectedBucketOwner on every S3 call."),
         click.option("--max-error-rate", type=click.FloatRange(0, 1, min_open=True),
                      help="Abort when more than this share of the last 50 images failed."),
         click.option("--no-dedupe", is_flag=True,
@@ -115,11 +114,6 @@ def sweep_options(command: Any) -> Any:
         click.option("--no-state", is_flag=True,
                      help="Keep no ledger: nothing is resumed or reused, every image is paid."),
         click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON."),
-        click.option("--region", help="AWS region (default: the AWS chain)."),
-        click.option("--profile", help="AWS profile (default: the AWS chain)."),
-        click.option("--s3-endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL_S3)."),
-        click.option("--rekognition-endpoint-url",
-                     help="Rekognition endpoint (default: AWS or env)."),
         click.option("--log-format", type=click.Choice(["auto", "console", "json"]),
                      default="auto", show_default=True,
                      help="Logs on stderr: console on a terminal, JSON lines elsewhere."),
@@ -127,6 +121,7 @@ def sweep_options(command: Any) -> Any:
                      default="warning", show_default=True,
                      help="info: start, stop rules, summary; debug: every page, retry and image."),
     ]  # fmt: skip
+    command = aws_options(s3=True, rekognition=True, owner=True)(command)  # listed last
     for option in reversed(options):
         command = option(command)
     return command
@@ -502,11 +497,7 @@ def plan(**opts: Any) -> int:
     help="Keep one image per near-copy group (see `asyncfilter dupes`): the most confident.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
-@click.option("--region", help="AWS region (default: the AWS chain).")
-@click.option("--profile", help="AWS profile (default: the AWS chain).")
-@click.option("--s3-endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL_S3).")
-@click.option("--expected-bucket-owner", metavar="ACCOUNT_ID",
-              help="Sent as ExpectedBucketOwner on every S3 call.")  # fmt: skip
+@aws_options(s3=True, owner=True)
 def export_command(**opts: Any) -> int:
     """Write the ledger's copied images as training manifests, without a Rekognition call.
 

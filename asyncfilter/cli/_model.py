@@ -19,6 +19,7 @@ import click
 import orjson
 
 from .._custom._pricing import PRICES
+from ._aws_options import aws_options
 
 if TYPE_CHECKING:  # the AWS stack is imported when a command runs, not for --help
     from .._custom._models import ModelState
@@ -26,18 +27,13 @@ if TYPE_CHECKING:  # the AWS stack is imported when a command runs, not for --he
 T = TypeVar("T")
 
 
-def aws_options(command: Any) -> Any:
-    options = [
-        click.option("--region", help="AWS region (default: the AWS chain)."),
-        click.option("--profile", help="AWS profile (default: the AWS chain)."),
-        click.option("--rekognition-endpoint-url",
-                     help="Rekognition endpoint (default: AWS or env)."),
-        click.option("--poll-seconds", type=click.FloatRange(min=0.01), default=10.0,
-                     show_default=True, help="How often to ask the service while waiting."),
-    ]  # fmt: skip
-    for option in reversed(options):
-        command = option(command)
-    return command
+def model_options(command: Any) -> Any:
+    """The AWS options of a ``model`` command, and how often it polls while waiting."""
+    command = click.option(
+        "--poll-seconds", type=click.FloatRange(min=0.01), default=10.0, show_default=True,
+        help="How often to ask the service while waiting.",
+    )(command)  # fmt: skip
+    return aws_options(rekognition=True)(command)
 
 
 def with_client(opts: dict[str, Any], work: Callable[[Any], Awaitable[T]]) -> T:
@@ -124,7 +120,7 @@ def model() -> None:
 )
 @click.option("--no-wait", is_flag=True, help="Return once StartProjectVersion is accepted.")
 @click.option("--json", "as_json", is_flag=True, help="Print the model(s) as JSON.")
-@aws_options
+@model_options
 def start(**opts: Any) -> int:
     """StartProjectVersion: the model answers DetectCustomLabels once RUNNING."""
     from .._custom._models import start_model
@@ -162,7 +158,7 @@ def start(**opts: Any) -> int:
 @click.argument("arn")
 @click.option("--no-wait", is_flag=True, help="Return once StopProjectVersion is accepted.")
 @click.option("--json", "as_json", is_flag=True, help="Print the model(s) as JSON.")
-@aws_options
+@model_options
 def stop(**opts: Any) -> int:
     """StopProjectVersion: billing ends once the model is stopped."""
     from .._custom._models import stop_model
@@ -186,7 +182,7 @@ def stop(**opts: Any) -> int:
 @click.option("--no-enforce", is_flag=True,
               help="Only report: do not stop models past their --max-hours deadline.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the model(s) as JSON.")
-@aws_options
+@model_options
 def status(**opts: Any) -> int:
     """The models asyncfilter started (or those given): status and cost so far.
 

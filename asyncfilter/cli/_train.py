@@ -16,6 +16,7 @@ import click
 import orjson
 
 from .._errors import ConfigError
+from ._aws_options import aws_options
 from ._model import status_printer
 
 if TYPE_CHECKING:  # the AWS stack is imported when a command runs, not for --help
@@ -63,10 +64,7 @@ EXIT_INTERRUPTED = 130
     help="Follow the project's latest training instead of starting one.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--region", help="AWS region (default: the AWS chain).")
-@click.option("--profile", help="AWS profile (default: the AWS chain).")
-@click.option("--s3-endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL_S3).")
-@click.option("--rekognition-endpoint-url", help="Rekognition endpoint (default: AWS or env).")
+@aws_options(s3=True, rekognition=True)
 @click.option(
     "--poll-seconds",
     type=click.FloatRange(min=0.01),
