@@ -66,22 +66,32 @@ class Duplicates:
     async def claim(self, obj: S3Object) -> Answer | None:
         """An answer for ``obj``'s bytes (waiting for a call in flight on a copy), or ``None``:
         the caller makes the call and must :meth:`settle` it."""
-        key = digest(obj)
-        if key is None:
-            return None
         while True:
-            known = self._answered.get(key)
-            if known is not None:
-                self._answered.move_to_end(key)
-                return known
-            slot = self._in_flight.get(key)
-            if slot is None:
-                self._in_flight[key] = _InFlight(anyio.Event())
-                return None
+            try:
+                return self.claim_nowait(obj)
+            except anyio.WouldBlock:
+                key = digest(obj)
+                assert key is not None
+                slot = self._in_flight[key]
             await slot.done.wait()
             if slot.answer is not None:
                 return slot.answer
             # that call failed: the next waiter to run makes its own
+
+    def claim_nowait(self, obj: S3Object) -> Answer | None:
+        """:meth:`claim` without waiting: raises :class:`anyio.WouldBlock` (having changed
+        nothing) while a call for the same bytes is in flight."""
+        key = digest(obj)
+        if key is None:
+            return None
+        known = self._answered.get(key)
+        if known is not None:
+            self._answered.move_to_end(key)
+            return known
+        if key in self._in_flight:
+            raise anyio.WouldBlock
+        self._in_flight[key] = _InFlight(anyio.Event())
+        return None
 
     def settle(self, obj: S3Object, answer: Answer | None) -> None:
         """The call claimed for ``obj`` ended, with an answer or without one."""

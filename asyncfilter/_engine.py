@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from functools import partial
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._config import ScanConfig
 from ._controller import Controller
@@ -29,6 +31,7 @@ from ._errors import (
     TransientError,
     Unreachable,
 )
+from ._grace import Grace
 from ._ledger import Ledger, ObjectState
 from ._listing import Lister
 from ._log import logger
@@ -91,6 +94,7 @@ class Engine:
         self._limiter: AdaptiveRate | FixedRate | None = None
         self._duplicates = Duplicates() if config.dedupe else None
         self._debug = logger.debug_enabled()
+        self._grace = Grace()
 
     async def run(self) -> None:
         """Run until every object is decided or a stop rule fires; then return."""
@@ -103,6 +107,7 @@ class Engine:
         try:
             pages_out, pages_in = anyio.create_memory_object_stream[Sequence[S3Object]](1)
             async with anyio.create_task_group() as outer:
+                outer.start_soon(self._begin_grace_at_end)
                 if self._ledger is not None:
                     outer.start_soon(self._ledger.run_writer)
                 async with anyio.create_task_group() as tg:
@@ -114,6 +119,16 @@ class Engine:
                 outer.cancel_scope.cancel()  # the writer flushes what is left as it stops
         finally:
             self._ctl.finish()
+
+    async def _begin_grace_at_end(self) -> None:
+        """Start the grace periods of work in flight when a stop rule fires or the sweep is
+        cancelled (and, harmlessly, when it ends)."""
+        try:
+            with anyio.CancelScope() as scope:
+                self._ctl.watch(scope)
+                await anyio.sleep_forever()
+        finally:
+            self._grace.begin()
 
     async def _finish(self, result: ImageResult) -> None:
         """Count, remember and hand on one decided image. Handing it on is shielded, with a
@@ -141,8 +156,10 @@ class Engine:
                 folder=config.folder_name,
             )
         if self._emit is not None:
-            with anyio.move_on_after(self._config.copy_grace_s, shield=True):
+            with self._grace.shielded(self._config.copy_grace_s):
                 await self._emit(result)
+        else:  # a worker taking items without waiting must still let others run
+            await anyio.lowlevel.checkpoint()
 
     # --- producer ---------------------------------------------------------------------------
 
@@ -175,7 +192,7 @@ class Engine:
                 ctl.abort(exc)
 
     async def _produce(
-        self, pages_in: ObjectReceiveStream[Sequence[S3Object]], send: ObjectSendStream[Item]
+        self, pages_in: ObjectReceiveStream[Sequence[S3Object]], send: MemoryObjectSendStream[Item]
     ) -> None:
         """Route every listed object: record skips and the ledger's final words, queue the
         rest for the workers."""
@@ -200,7 +217,11 @@ class Engine:
                                 answer = donors.get(obj.key) if way is Route.SEND else None
                                 if answer is not None:
                                     way = Route.DUPLICATE
-                                await send.send(Item(obj, state, way, answer))
+                                item = Item(obj, state, way, answer)
+                                try:  # fill the queue in one go: workers then take without waiting
+                                    send.send_nowait(item)
+                                except anyio.WouldBlock:
+                                    await send.send(item)
                                 continue
                             if way is Route.SKIP:
                                 result = ImageResult(obj, Outcome.SKIPPED, skip_reason=reason)
@@ -260,33 +281,62 @@ class Engine:
             answer = Answer(claimed.key, result.response, result.response.get("LabelModelVersion"))
         self._duplicates.settle(claimed, answer)
 
-    async def _work(self, receive: ObjectReceiveStream[Item]) -> None:
+    async def _take(
+        self, receive: MemoryObjectReceiveStream[Item]
+    ) -> tuple[Item | None, S3Object | None]:
+        """The next item ready to decide and, if its call is this worker's to make, the object
+        claimed for it; ``(None, None)`` at the end of the queue.
+
+        Whatever can be had without waiting is taken without a cancel scope (the common case,
+        and most of what a worker costs per image); what must wait (the queue, a copy's call in
+        flight, room under the hit target, the rate) waits in a scope a stop cancels.
+        """
         ctl = self._ctl
-        limiter = self._limiter
+        duplicates = self._duplicates
+        item: Item | None = None
+        claimed: S3Object | None = None
+        try:
+            item = receive.receive_nowait()
+            if item.route is Route.SEND and duplicates is not None:
+                answer = duplicates.claim_nowait(item.obj)
+                if answer is not None:
+                    item.route, item.answer = Route.DUPLICATE, answer
+                else:
+                    claimed = item.obj
+            if item.route is not Route.SEND or (ctl.has_room() and self._limiter is None):
+                return item, claimed
+        except anyio.WouldBlock:
+            pass
+        except anyio.EndOfStream:
+            return None, None
+        with anyio.CancelScope() as waiting:
+            ctl.watch(waiting)
+            try:
+                if item is None:
+                    item = await receive.receive()
+                if item.route is Route.SEND and duplicates is not None and claimed is None:
+                    # a copy of bytes being (or already) answered waits, never pays
+                    answer = await duplicates.claim(item.obj)
+                    if answer is not None:
+                        item.route, item.answer = Route.DUPLICATE, answer
+                    else:
+                        claimed = item.obj
+                if item.route is Route.SEND:
+                    if not ctl.has_room():
+                        await ctl.wait_for_room()
+                    if self._limiter is not None:
+                        await self._limiter.acquire()
+            except anyio.EndOfStream:
+                return None, claimed
+            finally:
+                ctl.unwatch(waiting)
+        return item, claimed
+
+    async def _work(self, receive: MemoryObjectReceiveStream[Item]) -> None:
+        ctl = self._ctl
         async with receive:
             while True:
-                item: Item | None = None
-                claimed: S3Object | None = None
-                with anyio.CancelScope() as waiting:
-                    ctl.watch(waiting)
-                    try:
-                        item = await receive.receive()
-                        if item.route is Route.SEND and self._duplicates is not None:
-                            # a copy of bytes being (or already) answered waits, never pays
-                            answer = await self._duplicates.claim(item.obj)
-                            if answer is not None:
-                                item.route, item.answer = Route.DUPLICATE, answer
-                            else:
-                                claimed = item.obj
-                        if item.route is Route.SEND:
-                            if not ctl.has_room():
-                                await ctl.wait_for_room()
-                            if limiter is not None:
-                                await limiter.acquire()
-                    except anyio.EndOfStream:
-                        return
-                    finally:
-                        ctl.unwatch(waiting)
+                item, claimed = await self._take(receive)
                 if (
                     item is None
                     or ctl.stopping
@@ -372,7 +422,7 @@ class Engine:
         try:
             # A copy in flight finishes even when the sweep is stopping or cancelled, within
             # its own deadline, so no copy is left half-done.
-            with anyio.move_on_after(grace, shield=True) as scope:
+            with self._grace.shielded(grace) as scope:
                 await self._copier.copy(obj, bucket, key)
         except SweepAborted as exc:
             # the destination is gone: the sweep stops, but this answer was paid for and is
@@ -395,7 +445,7 @@ class Engine:
             return make(
                 Outcome.ERROR,
                 error_code="CopyTimeout",
-                error_message=f"copy did not finish within {grace} s",
+                error_message=f"copy did not finish within {grace} s of the stop",
                 retryable=True,
             )
         return make(outcome, dest_key=key)
@@ -403,8 +453,9 @@ class Engine:
     async def _detect(self, obj: S3Object) -> tuple[Detection, int] | ImageResult:
         """Call the detector, retrying throttling and transient failures with backoff.
 
-        A call already sent runs shielded, within ``call_grace_s``: once paid for, its answer
-        is recorded even if the sweep is cancelled meanwhile. Waiting between attempts is not
+        A call already sent runs shielded, for at most ``call_grace_s`` once the sweep is
+        ending (:mod:`._grace`): once paid for, its answer is recorded even if the sweep is
+        cancelled meanwhile. Waiting between attempts is not
         shielded: a stop ends it at once, and the image is recorded as retryable.
         """
         config = self._config
@@ -413,12 +464,14 @@ class Engine:
         while True:
             attempts += 1
             try:
-                with anyio.move_on_after(config.call_grace_s, shield=True) as shielded:
+                with self._grace.shielded(config.call_grace_s) as shielded:
                     detection = await self._detector.detect(
                         obj, min_confidence=config.min_confidence, max_labels=config.max_labels
                     )
                 if shielded.cancelled_caught:
-                    raise TransientError("CallTimeout", f"no answer within {config.call_grace_s} s")
+                    raise TransientError(
+                        "CallTimeout", f"no answer within {config.call_grace_s} s of the stop"
+                    )
                 if self._limiter is not None:
                     self._limiter.succeeded()
                 ctl.answered()

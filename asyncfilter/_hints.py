@@ -54,6 +54,8 @@ class LabelHints:
     def add(self, labels: Iterable[Label]) -> None:
         """Count one answered image's labels, whatever their confidence."""
         self.answered += 1
+        if self._seen_wanted:
+            return  # no hint is given once a wanted label has come back: nothing to count for
         # a dict, not a set: insertion order makes ties in "most common" come out the same
         # way every run (first seen first), whatever the hash seed
         names: dict[str, None] = {}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -337,6 +339,98 @@ async def test_copy_in_flight_finishes_when_the_caller_cancels() -> None:
             copier=copier,
         )
     assert len(copier.copies) == 2  # both copies that had started completed under the shield
+
+
+class HangingDetector:
+    """Never answers: a call the service has taken and not answered. ``started`` is set once
+    ``expect`` calls have started."""
+
+    def __init__(self, expect: int = 1) -> None:
+        self.calls = 0
+        self.expect = expect
+        self.started = anyio.Event()
+
+    async def detect(
+        self, obj: S3Object, *, min_confidence: float, max_labels: int | None
+    ) -> Detection:
+        self.calls += 1
+        if self.calls >= self.expect:
+            self.started.set()
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+
+async def test_a_call_slower_than_the_grace_is_not_cut_while_the_sweep_runs() -> None:
+    # the grace bounds a call only once the sweep is ending: a slow answer in a healthy sweep
+    # is waited for, not abandoned and paid for a second time
+    detector = SlowDetector(0.3, labels=ROBIN)
+    report, results = await run(
+        config(concurrency=2, call_grace_s=0.05),
+        lister=FakeLister.numbered(2),
+        detector=detector,
+        copier=FakeCopier(),
+    )
+    assert [r.outcome for r in results] == [Outcome.HIT, Outcome.HIT]
+    assert [r.attempts for r in results] == [1, 1]
+    assert detector.started == 2
+    assert report.stats.paid_calls == 2
+
+
+async def test_a_call_in_flight_gets_its_grace_from_the_cancellation(tmp_path: Path) -> None:
+    detector = HangingDetector(expect=3)
+    state = tmp_path / "ledger.sqlite"
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+
+            async def sweep() -> None:
+                await scan(
+                    config(concurrency=3, call_grace_s=0.2, state=str(state)),
+                    lister=FakeLister.numbered(3),
+                    detector=detector,
+                    copier=FakeCopier(),
+                )
+
+            tg.start_soon(sweep)
+            await detector.started.wait()
+            tg.cancel_scope.cancel()
+    # each call was waited for up to its grace, then recorded: none lost, none left running
+    assert detector.calls == 3
+    with sqlite3.connect(state) as db:
+        rows = db.execute("SELECT outcome, retryable, error_message FROM objects").fetchall()
+    assert len(rows) == 3
+    assert all(row[:2] == ("error", 1) and "CallTimeout" in row[2] for row in rows)
+
+
+async def test_a_stop_rule_starts_the_grace_of_calls_in_flight() -> None:
+    class OneAnswer:
+        """The first call answers once the second has started; the second never answers."""
+
+        def __init__(self) -> None:
+            self.started = 0
+            self.second = anyio.Event()
+
+        async def detect(
+            self, obj: S3Object, *, min_confidence: float, max_labels: int | None
+        ) -> Detection:
+            self.started += 1
+            if self.started == 1:
+                await self.second.wait()
+                return Detection(ROBIN)
+            self.second.set()
+            await anyio.sleep_forever()
+            raise AssertionError("unreachable")
+
+    with anyio.fail_after(5):
+        report, results = await run(
+            config(concurrency=2, target=1, call_grace_s=0.1),
+            lister=FakeLister.numbered(2),
+            detector=OneAnswer(),
+            copier=FakeCopier(),
+        )
+    # the target stops the sweep; the hanging call is given up after its grace, and recorded
+    assert report.stop_reason is StopReason.TARGET
+    assert sorted(r.outcome for r in results) == [Outcome.ERROR, Outcome.HIT]
+    assert [r.retryable for r in results if r.outcome is Outcome.ERROR] == [True]
 
 
 async def test_rate_limit_spaces_calls_without_a_burst() -> None:
