@@ -260,7 +260,10 @@ async def _running(config: ScanConfig, services: _Services) -> AsyncIterator[Swe
             band.see(result)
         with contextlib.suppress(anyio.BrokenResourceError):
             # a consumer that left no longer reads; the controller counted the result anyway
-            await send.send(result)
+            try:
+                send.send_nowait(result)  # no checkpoint when the consumer keeps up
+            except anyio.WouldBlock:
+                await send.send(result)
 
     engine = services.engine(config, controller, emit)
 
