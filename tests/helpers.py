@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -55,3 +55,28 @@ def labels_entries(bucket: str, labels: Mapping[str, list[dict[str, Any]]]) -> l
 
 def unique() -> str:
     return uuid.uuid4().hex[:8]
+
+
+async def admin(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a blocking emulator admin method off the event loop."""
+    return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+
+
+async def seed_robins(
+    s3: Any,
+    emulator: Any,
+    bucket: str,
+    keys: int | Sequence[str],
+    *,
+    every: int = 2,
+    others: Sequence[Mapping[str, Any]] = (),
+) -> set[str]:
+    """Upload distinct JPEGs under ``keys`` (or ``0000.jpg`` ... for a count) and teach the
+    emulator that every ``every``-th is a robin and the rest show ``others``. Returns the
+    robins' keys."""
+    names = [f"{i:04d}.jpg" for i in range(keys)] if isinstance(keys, int) else list(keys)
+    robins = {k for i, k in enumerate(names) if i % every == 0}
+    await seed(s3, bucket, {k: jpeg(k) for k in names})
+    labels = {k: [robin()] if k in robins else [dict(lb) for lb in others] for k in names}
+    await admin(emulator.add_labels, labels_entries(bucket, labels))
+    return robins

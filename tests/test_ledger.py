@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import orjson
 import pytest
-from helpers import jpeg, labels_entries, list_keys, robin, seed
+from helpers import admin, jpeg, labels_entries, list_keys, robin, seed, seed_robins
 
 from asyncfilter import StopReason, scan
 from asyncfilter._ledger import SCHEMA_VERSION, Ledger, LedgerError
@@ -27,26 +27,10 @@ BIRDISH = [
 ]
 
 
-async def admin(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
-
-
-async def story(s3: Any, emulator: EmulatorProcess, source: str, count: int) -> set[str]:
-    """``count`` images; every third a robin, the others songbirds. Returns the robins."""
-    keys = [f"{i:04d}.jpg" for i in range(count)]
-    robins = {k for i, k in enumerate(keys) if i % 3 == 0}
-    await seed(s3, source, {k: jpeg(k) for k in keys})
-    await admin(
-        emulator.add_labels,
-        labels_entries(source, {k: [robin()] if k in robins else BIRDISH for k in keys}),
-    )
-    return robins
-
-
 async def test_another_label_or_a_higher_threshold_makes_no_paid_call(
     s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str], tmp_path: Path
 ) -> None:
-    robins = await story(s3, emulator, buckets[0], 30)
+    robins = await seed_robins(s3, emulator, buckets[0], 30, every=3, others=BIRDISH)
     state = str(tmp_path / "ledger.sqlite")
     first = await scan(config_for(state=state, threshold=60))
     assert first.stats.paid_calls == 30
@@ -70,7 +54,7 @@ async def test_another_label_or_a_higher_threshold_makes_no_paid_call(
 async def test_changed_object_is_paid_for_again(
     s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str], tmp_path: Path
 ) -> None:
-    await story(s3, emulator, buckets[0], 12)
+    await seed_robins(s3, emulator, buckets[0], 12, every=3, others=BIRDISH)
     state = str(tmp_path / "ledger.sqlite")
     await scan(config_for(state=state))
     await s3.put_object(Bucket=buckets[0], Key="0004.jpg", Body=make_image(100, 90))
@@ -84,7 +68,7 @@ async def test_changed_object_is_paid_for_again(
 async def test_hits_already_copied_are_not_copied_again_and_target_spans_runs(
     s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str], tmp_path: Path
 ) -> None:
-    await story(s3, emulator, buckets[0], 60)
+    await seed_robins(s3, emulator, buckets[0], 60, every=3, others=BIRDISH)
     state = str(tmp_path / "ledger.sqlite")
     first = await scan(config_for(state=state, target=4, concurrency=1))
     assert first.stats.hits == 4
@@ -103,7 +87,7 @@ async def test_hits_already_copied_are_not_copied_again_and_target_spans_runs(
 async def test_scan_cap_and_budget_hold_across_runs(
     s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str], tmp_path: Path
 ) -> None:
-    await story(s3, emulator, buckets[0], 40)
+    await seed_robins(s3, emulator, buckets[0], 40, every=3, others=BIRDISH)
     state = str(tmp_path / "ledger.sqlite")
     first = await scan(config_for(state=state, max_scan=10))
     assert first.stop_reason is StopReason.MAX_SCAN
@@ -118,7 +102,7 @@ async def test_scan_cap_and_budget_hold_across_runs(
 async def test_plan_counts_and_pays_nothing(
     s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str], tmp_path: Path
 ) -> None:
-    await story(s3, emulator, buckets[0], 20)
+    await seed_robins(s3, emulator, buckets[0], 20, every=3, others=BIRDISH)
     await seed(s3, buckets[0], {"notes.txt": b"x"})
     state = str(tmp_path / "ledger.sqlite")
     first = await scan(config_for(state=state, max_scan=8))
@@ -184,7 +168,7 @@ def downgrade_to_version_2(db: sqlite3.Connection) -> None:
 async def test_a_version_2_ledger_keeps_its_copies_and_a_new_destination_gets_its_own(
     s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str], tmp_path: Path
 ) -> None:
-    robins = await story(s3, emulator, buckets[0], 9)
+    robins = await seed_robins(s3, emulator, buckets[0], 9, every=3, others=BIRDISH)
     state = tmp_path / "ledger.sqlite"
     await scan(config_for(state=str(state)))
     with sqlite3.connect(state) as db:
@@ -202,7 +186,7 @@ async def test_a_version_2_ledger_keeps_its_copies_and_a_new_destination_gets_it
 async def test_a_version_1_ledger_is_migrated_and_its_answers_still_count(
     s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str], tmp_path: Path
 ) -> None:
-    await story(s3, emulator, buckets[0], 6)
+    await seed_robins(s3, emulator, buckets[0], 6, every=3, others=BIRDISH)
     state = tmp_path / "ledger.sqlite"
     await scan(config_for(state=str(state)))
     with sqlite3.connect(state) as db:  # what the first release wrote
@@ -237,7 +221,7 @@ async def test_a_second_sweep_on_the_same_ledger_is_refused(
 async def test_export_writes_every_object_with_its_response(
     s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str], tmp_path: Path
 ) -> None:
-    await story(s3, emulator, buckets[0], 6)
+    await seed_robins(s3, emulator, buckets[0], 6, every=3, others=BIRDISH)
     state = tmp_path / "ledger.sqlite"
     await scan(config_for(state=str(state)))
     proc = await anyio.run_process(
@@ -310,7 +294,7 @@ async def test_kill_9_mid_sweep_then_resume_pays_each_decided_object_once(
 async def test_plan_command_prints_the_forecast_as_json(
     s3: Any, moto: MotoServer, emulator: EmulatorProcess, buckets: tuple[str, str], tmp_path: Path
 ) -> None:
-    await story(s3, emulator, buckets[0], 9)
+    await seed_robins(s3, emulator, buckets[0], 9, every=3, others=BIRDISH)
     env = dict(os.environ)
     env["AWS_ENDPOINT_URL_S3"] = moto.endpoint_url
     proc = await anyio.run_process(

@@ -6,8 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import anyio
-from helpers import jpeg, labels_entries, list_keys, robin, seed
+from helpers import jpeg, list_keys, seed, seed_robins
 
 from asyncfilter import ImageResult, Outcome, scan
 from asyncfilter._sources import make_lister
@@ -15,20 +14,12 @@ from asyncfilter.testing import EmulatorProcess
 from asyncfilter.testing._inventory_files import write_inventory
 
 
-async def story(s3: Any, emulator: EmulatorProcess, bucket: str, keys: list[str]) -> set[str]:
-    await seed(s3, bucket, {k: jpeg(k) for k in keys})
-    robins = {k for i, k in enumerate(keys) if i % 3 == 0}
-    entries = labels_entries(bucket, {k: [robin()] if k in robins else [] for k in keys})
-    await anyio.to_thread.run_sync(emulator.add_labels, entries)
-    return robins
-
-
 async def test_a_parallel_listing_sweeps_every_image_once(
     s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
 ) -> None:
     source, dest = buckets
     keys = [f"{d}/{i:03d}.jpg" for d in ("a", "b", "b-", "c/d") for i in range(15)]
-    robins = await story(s3, emulator, source, keys)
+    robins = await seed_robins(s3, emulator, source, keys, every=3)
     config = config_for(list_concurrency=6, page_size=7)
     results: list[ImageResult] = []
     report = await scan(config, on_result=results.append, lister=make_lister(config, s3))
@@ -46,7 +37,7 @@ async def test_a_stale_inventory_records_the_deleted_object_and_goes_on(
 ) -> None:
     source, dest = buckets
     keys = [f"img/{i:02d}.jpg" for i in range(12)]
-    robins = await story(s3, emulator, source, keys)
+    robins = await seed_robins(s3, emulator, source, keys, every=3)
     inventory_bucket = f"{dest}-inv"
     await s3.create_bucket(Bucket=inventory_bucket)
     # an inventory carries each object's real size and ETag (the MD5 of its bytes)

@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import pytest
 import structlog
-from helpers import jpeg, labels_entries, list_keys, robin, seed
+from helpers import admin, list_keys, seed_robins
 
 from asyncfilter import (
     DestinationError,
@@ -37,22 +37,6 @@ from asyncfilter.testing import (
 TREE = [{"Name": "Tree", "Confidence": 99.0}]
 
 
-async def admin(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
-
-
-async def birds(s3: Any, emulator: EmulatorProcess, source: str, count: int) -> set[str]:
-    """``count`` images, every other one a robin; returns the robins."""
-    keys = [f"{i:03d}.jpg" for i in range(count)]
-    robins = {k for i, k in enumerate(keys) if i % 2 == 0}
-    await seed(s3, source, {k: jpeg(k) for k in keys})
-    await admin(
-        emulator.add_labels,
-        labels_entries(source, {k: [robin()] if k in robins else TREE for k in keys}),
-    )
-    return robins
-
-
 def ledger_rows(state: Path, query: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(state) as db:
         return db.execute(query).fetchall()
@@ -67,7 +51,7 @@ async def test_a_second_destination_gets_every_hit_from_the_ledger_for_free(
     source, train_a = buckets
     train_b = f"dst-{uuid.uuid4().hex[:12]}"
     await s3.create_bucket(Bucket=train_b)
-    robins = await birds(s3, emulator, source, 10)
+    robins = await seed_robins(s3, emulator, source, 10, others=TREE)
     state = tmp_path / "ledger.sqlite"
     first = await scan(config_for(state=str(state)))
     assert first.stats.hits == len(robins)
@@ -102,7 +86,7 @@ def test_the_default_ledger_differs_per_s3_service() -> None:
 async def test_a_ledger_opened_against_another_s3_service_is_refused(
     s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str], tmp_path: Path
 ) -> None:
-    await birds(s3, emulator, buckets[0], 4)
+    await seed_robins(s3, emulator, buckets[0], 4, others=TREE)
     state = tmp_path / "ledger.sqlite"
     await scan(config_for(state=str(state)))
     with moto_server() as other:  # another service, with a bucket of the same name
@@ -119,7 +103,7 @@ async def test_a_ledger_opened_against_another_s3_service_is_refused(
 async def test_temporary_failures_are_retried_by_the_next_run_and_never_counted_as_saved(
     s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str], tmp_path: Path
 ) -> None:
-    robins = await birds(s3, emulator, buckets[0], 10)
+    robins = await seed_robins(s3, emulator, buckets[0], 10, others=TREE)
     state = tmp_path / "ledger.sqlite"
     cfg = config_for(state=str(state), max_attempts=2)
     # a first run in which every call's connection is dropped...
@@ -165,7 +149,7 @@ async def test_a_ledger_without_retry_flags_retries_bare_5xx_and_dropped_connect
 async def test_cancelling_scan_records_every_call_already_sent(
     s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str], tmp_path: Path
 ) -> None:
-    await birds(s3, emulator, buckets[0], 60)
+    await seed_robins(s3, emulator, buckets[0], 60, others=TREE)
     await admin(emulator.configure, latency_ms=400)
     state = tmp_path / "ledger.sqlite"
     task = asyncio.ensure_future(scan(config_for(state=str(state), concurrency=8)))
@@ -190,7 +174,7 @@ async def test_cancelling_scan_records_every_call_already_sent(
 async def test_cancelling_open_scan_records_every_call_already_sent(
     s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str], tmp_path: Path
 ) -> None:
-    await birds(s3, emulator, buckets[0], 40)
+    await seed_robins(s3, emulator, buckets[0], 40, others=TREE)
     await admin(emulator.configure, latency_ms=400)
     state = tmp_path / "ledger.sqlite"
     seen: list[ImageResult] = []
@@ -214,7 +198,7 @@ async def test_an_abort_records_every_paid_call_and_the_next_run_copies_without_
     s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str], tmp_path: Path
 ) -> None:
     source, _ = buckets
-    robins = await birds(s3, emulator, source, 40)
+    robins = await seed_robins(s3, emulator, source, 40, others=TREE)
     missing = f"gone-{uuid.uuid4().hex[:12]}"
     state = tmp_path / "ledger.sqlite"
     seen: list[ImageResult] = []
@@ -255,7 +239,7 @@ async def test_a_preflight_abort_carries_a_report(
 async def test_a_stop_ends_retry_backoff_at_once_and_records_the_images(
     s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str]
 ) -> None:
-    await birds(s3, emulator, buckets[0], 6)
+    await seed_robins(s3, emulator, buckets[0], 6, others=TREE)
     await admin(emulator.configure, error_rate=1.0, error_code="ServiceUnavailable",
                 error_status=503)  # fmt: skip
     # backoff of up to an hour: only a cancelled sleep ends this sweep within the bound below
@@ -278,7 +262,7 @@ async def test_a_stop_ends_retry_backoff_at_once_and_records_the_images(
 async def test_an_unreachable_detector_stops_the_sweep_with_one_line(
     s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str]
 ) -> None:
-    await birds(s3, emulator, buckets[0], 30)
+    await seed_robins(s3, emulator, buckets[0], 30, others=TREE)
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     cfg = config_for(rekognition_endpoint_url=closed, retry_base_s=0.01, retry_cap_s=0.02)
     with anyio.fail_after(60), pytest.raises(ServiceUnreachable, match="cannot reach") as caught:
@@ -292,7 +276,7 @@ async def test_an_unreachable_detector_stops_the_sweep_with_one_line(
 async def test_the_same_temporary_failure_on_every_image_from_the_start_stops_the_sweep(
     s3: Any, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str]
 ) -> None:
-    await birds(s3, emulator, buckets[0], 40)
+    await seed_robins(s3, emulator, buckets[0], 40, others=TREE)
     await admin(emulator.configure, error_rate=1.0, error_code="ServiceUnavailable",
                 error_status=503)  # fmt: skip
     cfg = config_for(max_attempts=2, concurrency=2)
@@ -315,7 +299,7 @@ async def test_a_library_sweep_prints_nothing_to_the_hosts_stdout(
     buckets: tuple[str, str],
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    await birds(s3, emulator, buckets[0], 6)
+    await seed_robins(s3, emulator, buckets[0], 6, others=TREE)
     structlog.reset_defaults()  # a host that never configured structlog
     missing = f"s3://gone-{uuid.uuid4().hex[:12]}"
     with pytest.raises(DestinationError):  # an abort mid-sweep, which logs an error
@@ -332,7 +316,7 @@ async def test_a_write_only_destination_passes_the_preflight_and_the_first_copy_
     s3: Any, moto: MotoServer, emulator: EmulatorProcess, config_for: Any, buckets: tuple[str, str]
 ) -> None:
     source, dest = buckets
-    robins = await birds(s3, emulator, source, 6)
+    robins = await seed_robins(s3, emulator, source, 6, others=TREE)
     proxy = S3FaultProxy(moto.endpoint_url, S3FaultSettings(deny_list_buckets=frozenset({dest})))
     async with proxy.serve() as endpoint:
         report = await scan(config_for(s3_endpoint_url=endpoint))
@@ -347,17 +331,17 @@ async def test_the_ledger_answers_a_new_destination_from_every_earlier_run(
 ) -> None:
     """Opening the ledger directly: every copy of every object is known, per destination."""
     source, dest = buckets
-    await birds(s3, emulator, source, 4)
+    await seed_robins(s3, emulator, source, 4, others=TREE)
     state = tmp_path / "ledger.sqlite"
     await scan(config_for(state=str(state)))
     ledger = await Ledger.open(state)
     try:
-        known = await ledger.lookup(source, ["000.jpg", "001.jpg"])
+        known = await ledger.lookup(source, ["0000.jpg", "0001.jpg"])
     finally:
         await ledger.aclose()
-    assert known["000.jpg"].copied_to(dest, "Robin/000.jpg")
-    assert not known["000.jpg"].copied_to("elsewhere", "Robin/000.jpg")
-    assert known["001.jpg"].outcome is Outcome.MISS
+    assert known["0000.jpg"].copied_to(dest, "Robin/0000.jpg")
+    assert not known["0000.jpg"].copied_to("elsewhere", "Robin/0000.jpg")
+    assert known["0001.jpg"].outcome is Outcome.MISS
 
 
 def test_config_rejects_a_non_positive_call_grace() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import aioboto3
 import anyio
 import pytest
-from helpers import jpeg, labels_entries, list_keys, robin, seed
+from helpers import admin, jpeg, labels_entries, list_keys, robin, seed, seed_robins
 
 from asyncfilter import (
     CredentialsError,
@@ -23,23 +23,8 @@ from asyncfilter import (
 from asyncfilter.testing import EmulatorProcess, make_image
 
 
-async def admin(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call a blocking emulator admin method off the event loop."""
-    return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
-
-
-async def seed_story(
-    s3: Any, emulator: EmulatorProcess, bucket: str, count: int, every: int
-) -> set[str]:
-    """``count`` JPEGs; every ``every``-th is a robin. Returns the robin keys."""
-    keys = [f"img/{i:05d}.jpg" for i in range(count)]
-    robins = {k for i, k in enumerate(keys) if i % every == 0}
-    await seed(s3, bucket, {k: jpeg(k) for k in keys})
-    await admin(
-        emulator.add_labels,
-        labels_entries(bucket, {k: [robin()] if k in robins else [] for k in keys}),
-    )
-    return robins
+def img_keys(count: int) -> list[str]:
+    return [f"img/{i:05d}.jpg" for i in range(count)]
 
 
 async def run(cfg: Any, **kw: Any) -> tuple[Any, list[ImageResult]]:
@@ -52,7 +37,7 @@ async def test_target_is_exact_and_hits_land_under_name(
     s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
 ) -> None:
     source, dest = buckets
-    robins = await seed_story(s3, emulator, source, 120, every=3)
+    robins = await seed_robins(s3, emulator, source, img_keys(120), every=3)
     report, _results = await run(config_for(target=10, concurrency=16, name="robins"))
     copied = await list_keys(s3, dest)
     assert len(copied) == 10
@@ -64,7 +49,7 @@ async def test_target_is_exact_and_hits_land_under_name(
 async def test_scan_cap_holds_at_concurrency_32_counted_at_the_emulator(
     s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
 ) -> None:
-    await seed_story(s3, emulator, buckets[0], 150, every=50)
+    await seed_robins(s3, emulator, buckets[0], img_keys(150), every=50)
     await admin(emulator.configure, latency_ms=30, jitter_ms=10)
     report, _ = await run(config_for(max_scan=40, concurrency=32))
     stats = await admin(emulator.stats)
@@ -76,7 +61,7 @@ async def test_scan_cap_holds_at_concurrency_32_counted_at_the_emulator(
 async def test_miss_cutoff_stops_a_sweep_of_the_wrong_data(
     s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
 ) -> None:
-    await seed_story(s3, emulator, buckets[0], 80, every=1000)  # one robin, first key
+    await seed_robins(s3, emulator, buckets[0], img_keys(80), every=1000)  # one robin, first key
     report, _ = await run(config_for(miss_cutoff=12, concurrency=1))
     assert report.stop_reason is StopReason.MISS_CUTOFF
     assert report.stats.misses == 12
@@ -217,7 +202,7 @@ async def test_per_image_service_errors_are_recorded_and_the_sweep_goes_on(
 async def test_throttling_is_retried_and_nothing_is_lost(
     s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
 ) -> None:
-    robins = await seed_story(s3, emulator, buckets[0], 40, every=4)
+    robins = await seed_robins(s3, emulator, buckets[0], img_keys(40), every=4)
     # the quota is half the rate we send at, and one call in ten fails with a 500
     await admin(emulator.configure, tps=15, burst=1, error_rate=0.1)
     report, results = await run(
@@ -291,7 +276,7 @@ async def test_missing_source_bucket_stops_before_paying(
 async def test_missing_destination_stops_before_paying(
     s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
 ) -> None:
-    await seed_story(s3, emulator, buckets[0], 5, every=1)
+    await seed_robins(s3, emulator, buckets[0], img_keys(5), every=1)
     with pytest.raises(
         DestinationError, match="destination bucket 'gone-dest-bucket' does not exist"
     ):
@@ -302,7 +287,7 @@ async def test_missing_destination_stops_before_paying(
 async def test_destination_lost_mid_sweep_aborts_at_first_copy(
     s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
 ) -> None:
-    await seed_story(s3, emulator, buckets[0], 30, every=1)
+    await seed_robins(s3, emulator, buckets[0], img_keys(30), every=1)
     with pytest.raises(DestinationError) as caught:
         await scan(config_for(preflight=False, dest="s3://gone-dest-bucket", concurrency=2))
     assert caught.value.report is not None
@@ -313,7 +298,7 @@ async def test_destination_lost_mid_sweep_aborts_at_first_copy(
 async def test_rejected_credentials_abort_with_one_clear_error(
     s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
 ) -> None:
-    await seed_story(s3, emulator, buckets[0], 30, every=2)
+    await seed_robins(s3, emulator, buckets[0], img_keys(30), every=2)
     await admin(emulator.configure, reject_access_keys=["testing"])
     with pytest.raises(CredentialsError, match="Rekognition rejected the credentials"):
         await scan(config_for(concurrency=4))
@@ -323,7 +308,7 @@ async def test_rejected_credentials_abort_with_one_clear_error(
 async def test_shared_session_and_streaming_results(
     s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
 ) -> None:
-    robins = await seed_story(s3, emulator, buckets[0], 30, every=3)
+    robins = await seed_robins(s3, emulator, buckets[0], img_keys(30), every=3)
     session = aioboto3.Session()
     outcomes: Counter[Outcome] = Counter()
     async with open_scan(config_for(), session=session, s3_client=s3) as sweep:
@@ -338,7 +323,7 @@ async def test_shared_session_and_streaming_results(
 async def test_caller_cancellation_stops_calls(
     s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
 ) -> None:
-    await seed_story(s3, emulator, buckets[0], 200, every=5)
+    await seed_robins(s3, emulator, buckets[0], img_keys(200), every=5)
     await admin(emulator.configure, latency_ms=100)
     with anyio.move_on_after(0.8) as scope:
         await scan(config_for(concurrency=4))
@@ -351,7 +336,7 @@ async def test_caller_cancellation_stops_calls(
 async def test_expected_bucket_owner_is_sent_on_every_s3_call(
     s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
 ) -> None:
-    await seed_story(s3, emulator, buckets[0], 12, every=3)
+    await seed_robins(s3, emulator, buckets[0], img_keys(12), every=3)
     seen: list[tuple[str, Any]] = []
 
     def capture(params: dict[str, Any], model: Any, **_: Any) -> None:
@@ -375,7 +360,7 @@ async def test_throttling_storm_adapts_the_rate_and_loses_nothing(
     nothing is lost either way. The quota is far below what any machine sends, so throttling
     is certain however busy the machine; how much less AIMD is throttled than a fixed rate is
     a number, measured side by side in the benchmarks."""
-    await seed_story(s3, emulator, buckets[0], 16, every=4)
+    await seed_robins(s3, emulator, buckets[0], img_keys(16), every=4)
     for adaptive in (False, True):
         await admin(emulator.reset)
         await admin(emulator.configure, tps=4, burst=1)
@@ -401,7 +386,7 @@ async def test_throttling_storm_adapts_the_rate_and_loses_nothing(
 async def test_resets_truncations_and_timeouts_are_retried(
     s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
 ) -> None:
-    robins = await seed_story(s3, emulator, buckets[0], 40, every=4)
+    robins = await seed_robins(s3, emulator, buckets[0], img_keys(40), every=4)
     await admin(emulator.configure, reset_rate=0.1, truncate_rate=0.1, hang_rate=0.1, hang_ms=3000)
     report, results = await run(
         config_for(concurrency=8, request_timeout_s=0.5, max_attempts=20, retry_base_s=0.02)
@@ -418,7 +403,7 @@ async def test_resets_truncations_and_timeouts_are_retried(
 async def test_exhausted_retries_record_the_cause(
     s3: Any, emulator: EmulatorProcess, buckets: tuple[str, str], config_for: Any
 ) -> None:
-    await seed_story(s3, emulator, buckets[0], 6, every=2)
+    await seed_robins(s3, emulator, buckets[0], img_keys(6), every=2)
     await admin(emulator.configure, hang_rate=1.0, hang_ms=2000)
     report, results = await run(config_for(request_timeout_s=0.3, max_attempts=2))
     assert report.stats.errors == 6
@@ -476,7 +461,7 @@ async def test_s3_slowdown_on_listing_and_copies_is_retried(
     from asyncfilter.testing import S3FaultProxy, S3FaultSettings
 
     source, dest = buckets
-    robins = await seed_story(s3, emulator, source, 30, every=2)
+    robins = await seed_robins(s3, emulator, source, img_keys(30), every=2)
     proxy = S3FaultProxy(
         moto.endpoint_url,
         S3FaultSettings(list_slowdown_rate=0.5, copy_slowdown_rate=0.3, seed=3),
