@@ -41,8 +41,10 @@ from ._rate import AdaptiveRate, FixedRate
 from ._results import ImageResult, Outcome
 from ._verdict import Route, judge, route
 
-#: Called with every decided image, after the controller has counted it.
-Emit = Callable[[ImageResult], Awaitable[None]]
+#: Called with every decided image, after the controller has counted it. It returns ``None``
+#: when the image was handed on at once, or an awaitable to wait on (shielded, within the
+#: copy grace) when it must wait: most images then cost no cancel scope at all.
+Emit = Callable[[ImageResult], Awaitable[None] | None]
 
 
 @dataclass(slots=True)
@@ -155,9 +157,10 @@ class Engine:
                 detector=self._detector_id,
                 folder=config.folder_name,
             )
-        if self._emit is not None:
+        waiting = self._emit(result) if self._emit is not None else None
+        if waiting is not None:
             with self._grace.shielded(self._config.copy_grace_s):
-                await self._emit(result)
+                await waiting
         else:  # a worker taking items without waiting must still let others run
             await anyio.lowlevel.checkpoint()
 

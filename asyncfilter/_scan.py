@@ -8,13 +8,13 @@ group and translate its end into a :class:`Report` or an exception. No global st
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
-from anyio.abc import ObjectReceiveStream
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ._clients import (
     check_bucket,
@@ -41,7 +41,9 @@ from ._sources import make_lister, source_figures
 class Sweep:
     """A running sweep: iterate it for results as they are decided, stop it, watch its stats."""
 
-    def __init__(self, controller: Controller, results: ObjectReceiveStream[ImageResult]) -> None:
+    def __init__(
+        self, controller: Controller, results: MemoryObjectReceiveStream[ImageResult]
+    ) -> None:
         self._ctl = controller
         self._results = results
         self._raised = False
@@ -51,7 +53,10 @@ class Sweep:
 
     async def __anext__(self) -> ImageResult:
         try:
-            return await self._results.receive()
+            try:
+                return self._results.receive_nowait()  # no checkpoint while results wait
+            except anyio.WouldBlock:
+                return await self._results.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             self._raise_fatal()
             raise StopAsyncIteration from None
@@ -255,15 +260,20 @@ async def _running(config: ScanConfig, services: _Services) -> AsyncIterator[Swe
     send, receive = anyio.create_memory_object_stream[ImageResult](config.effective_queue_size)
     band = ReviewBand(config, services.ledger) if config.review_threshold is not None else None
 
-    async def emit(result: ImageResult) -> None:
+    async def hand_on(result: ImageResult) -> None:
+        with contextlib.suppress(anyio.BrokenResourceError):
+            await send.send(result)
+
+    def emit(result: ImageResult) -> Awaitable[None] | None:
         if band is not None:
             band.see(result)
-        with contextlib.suppress(anyio.BrokenResourceError):
-            # a consumer that left no longer reads; the controller counted the result anyway
-            try:
-                send.send_nowait(result)  # no checkpoint when the consumer keeps up
-            except anyio.WouldBlock:
-                await send.send(result)
+        try:
+            send.send_nowait(result)  # at once when the consumer keeps up
+        except anyio.WouldBlock:
+            return hand_on(result)
+        except anyio.BrokenResourceError:
+            pass  # a consumer that left no longer reads; the controller counted it anyway
+        return None
 
     engine = services.engine(config, controller, emit)
 
