@@ -10,6 +10,7 @@ import os
 import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import asdict
 from typing import Any
 
 import aioboto3
@@ -20,22 +21,16 @@ from asyncfilter import ScanConfig
 from asyncfilter.testing import (
     TEST_CREDENTIALS,
     EmulatorProcess,
+    EmulatorSettings,
     MotoServer,
     emulator_process,
     moto_server,
 )
 
+#: Every emulator setting but its seed, as the emulator starts: one test's injected faults
+#: (hangs, truncations...) never reach the next test.
 DEFAULT_SETTINGS: dict[str, Any] = {
-    "latency_ms": 0.0,
-    "jitter_ms": 0.0,
-    "tps": None,
-    "burst": None,
-    "error_rate": 0.0,
-    "error_code": "InternalServerError",
-    "error_status": None,
-    "reset_rate": 0.0,
-    "check_objects": True,
-    "reject_access_keys": [],
+    name: value for name, value in asdict(EmulatorSettings()).items() if name != "seed"
 }
 
 

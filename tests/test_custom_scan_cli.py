@@ -6,7 +6,6 @@ import dataclasses
 import os
 import signal
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import aioboto3
 import anyio
 import pytest
+from anyio.abc import Process
 from custom_helpers import admin_call, trained_model
 from helpers import jpeg, list_keys, seed
 
@@ -72,6 +72,26 @@ def scan_args(moto: MotoServer, emulator: EmulatorProcess, buckets: tuple[str, s
         "--rekognition-endpoint-url", emulator.endpoint_url,
         "--no-progress",
     ]  # fmt: skip
+
+
+async def sweep_asking(
+    arn: str, moto: MotoServer, emulator: EmulatorProcess, admin: CustomLabelsAdmin,
+    buckets: tuple[str, str], state_dir: Path,
+) -> Process:  # fmt: skip
+    """A CLI sweep that starts model ``arn``, once it has sent the model two calls."""
+    args = [*scan_args(moto, emulator, buckets), "--model", arn, "--start-model"]
+    proc = await anyio.open_process(
+        [sys.executable, "-m", "asyncfilter", *args, "--concurrency", "2"], env=cli_env(state_dir)
+    )
+    with anyio.fail_after(60):  # the sweep never asked the model
+        while (await admin_call(admin.state))["versions"][arn]["detect_calls"] < 2:  # noqa: ASYNC110
+            await anyio.sleep(0.05)
+    return proc
+
+
+async def stderr_of(proc: Process) -> str:
+    assert proc.stderr is not None
+    return b"".join([chunk async for chunk in proc.stderr]).decode()
 
 
 async def test_a_model_that_is_not_running_is_one_line_and_exit_1_before_any_call(
@@ -141,17 +161,9 @@ async def test_ctrl_c_during_a_sweep_that_started_the_model_stops_it(
     arn = await trained_model(rek, s3, admin, buckets[1])
     await robins_answered_by_the_model(s3, admin, buckets[0], 60)
     await admin_call(emulator.configure, latency_ms=200)
-    args = [*scan_args(moto, emulator, buckets), "--model", arn, "--start-model"]
-    proc = await anyio.open_process(
-        [sys.executable, "-m", "asyncfilter", *args, "--concurrency", "2"], env=cli_env(state_dir)
-    )
-    deadline = time.monotonic() + 60
-    while (await admin_call(admin.state))["versions"][arn]["detect_calls"] < 2:
-        assert time.monotonic() < deadline, "the sweep never asked the model"
-        await anyio.sleep(0.05)
+    proc = await sweep_asking(arn, moto, emulator, admin, buckets, state_dir)
     proc.send_signal(signal.SIGINT)
-    assert proc.stderr is not None
-    err = b"".join([chunk async for chunk in proc.stderr]).decode()
+    err = await stderr_of(proc)
     assert await proc.wait() == 130, err
     assert f"stopped {arn}" in err
     model = (await admin_call(admin.state))["versions"][arn]
@@ -179,19 +191,12 @@ async def test_a_second_ctrl_c_still_stops_the_model_the_sweep_started(
     arn = await trained_model(rek, s3, admin, buckets[1])
     await robins_answered_by_the_model(s3, admin, buckets[0], 20)
     await admin_call(emulator.configure, latency_ms=5000)  # calls in flight outlast the test
-    args = [*scan_args(moto, emulator, buckets), "--model", arn, "--start-model"]
-    proc = await anyio.open_process(
-        [sys.executable, "-m", "asyncfilter", *args, "--concurrency", "2"], env=cli_env(state_dir)
-    )
-    with anyio.fail_after(60):
-        while (await admin_call(admin.state))["versions"][arn]["detect_calls"] < 2:  # noqa: ASYNC110
-            await anyio.sleep(0.05)
+    proc = await sweep_asking(arn, moto, emulator, admin, buckets, state_dir)
     proc.send_signal(signal.SIGINT)
     await anyio.sleep(0.3)
     assert proc.returncode is None  # still waiting for the calls in flight
     proc.send_signal(signal.SIGINT)
-    assert proc.stderr is not None
-    err = b"".join([chunk async for chunk in proc.stderr]).decode()
+    err = await stderr_of(proc)
     assert await proc.wait() == 130, err
     assert f"stopped {arn} on the way out" in err
     model = (await admin_call(admin.state))["versions"][arn]

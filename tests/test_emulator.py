@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from typing import Any
 
 import aioboto3
 import pytest
 from aiobotocore.config import AioConfig
 from botocore.exceptions import ClientError
+from conftest import DEFAULT_SETTINGS
 
-from asyncfilter.testing import EmulatorSettings, LabelStore, RekognitionEmulator, make_image
+from asyncfilter.testing import (
+    EmulatorProcess,
+    EmulatorSettings,
+    LabelStore,
+    RekognitionEmulator,
+    make_image,
+)
 
 LABELS = [
     {"Name": "Robin", "Confidence": 97.0, "Parents": [{"Name": "Bird"}]},
@@ -143,3 +151,15 @@ async def test_the_emulator_reads_a_local_s3_without_credentials_in_its_environm
         async with session.client("rekognition", endpoint_url=url, config=config) as rek:
             response = await rek.detect_labels(Image=s3image("robin.jpg", source))
     assert [lb["Name"] for lb in response["Labels"]][:2] == ["Bird", "Robin"]
+
+
+def test_each_test_gets_an_emulator_with_every_setting_back_to_its_default(
+    emulator_server: EmulatorProcess,
+) -> None:
+    # a test that injects hangs and truncations must not leave them to the next test
+    emulator_server.configure(truncate_rate=0.5, hang_rate=0.5, hang_ms=10, latency_ms=5)
+    restored = emulator_server.configure(**DEFAULT_SETTINGS)
+    defaults = asdict(EmulatorSettings())
+    assert {k: v for k, v in restored.items() if k != "seed"} == {
+        k: (list(v) if isinstance(v, tuple) else v) for k, v in defaults.items() if k != "seed"
+    }
