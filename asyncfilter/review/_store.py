@@ -18,6 +18,8 @@ import aiosqlite
 import anyio
 
 from .._errors import ConfigError
+from ._groups import TABLE as GROUPS
+from ._misses import TABLE as MISSES
 from ._moves import Move, pending_moves, record_step, settle
 from ._places import PlaceResolver, Places
 
@@ -56,7 +58,10 @@ def verdict_of(decisions: Sequence[str]) -> str | None:
 
 
 def _band(outcome: str, name: str | None) -> tuple[str, list[Any]]:
-    """The WHERE clause of the band: copied with ``outcome`` (before any verdict moved it)."""
+    """The WHERE clause of the band: copied with ``outcome`` (before any verdict moved it);
+    for misses, the promising ones (see :mod:`._misses`)."""
+    if outcome == "miss":
+        return ("m.name = ?", [name]) if name is not None else ("1", [])
     clause = (
         "o.copied = 1 AND (CASE WHEN s.origin_outcome IS NULL THEN o.outcome "
         "ELSE s.origin_outcome END) = ?"
@@ -70,13 +75,31 @@ def _band(outcome: str, name: str | None) -> tuple[str, list[Any]]:
 
 _ITEM_COLUMNS = (
     "o.bucket, o.key, o.folder, o.match_label, o.match_detected, o.match_confidence, "
-    "o.match_instances, o.dest_bucket, o.dest_key, s.verdict"
+    "o.match_instances, o.dest_bucket, o.dest_key, s.verdict, g.group_id, g.size"
 )
-_FROM = "FROM objects o LEFT JOIN review_state s ON s.bucket = o.bucket AND s.key = o.key"
+_STATE = "LEFT JOIN review_state s ON s.bucket = o.bucket AND s.key = o.key"
+_GROUP = f"LEFT JOIN {GROUPS} g ON g.bucket = o.bucket AND g.key = o.key"
+_FROM = f"FROM objects o {_STATE} {_GROUP}"
+#: A miss is shown from the source (it has no copy; a verdict never removes the source), with
+#: the wanted label found below the band.
+_MISS_COLUMNS = (
+    "o.bucket, o.key, m.name, m.label, m.detected, m.confidence, m.instances, o.bucket, o.key, "
+    "s.verdict, g.group_id, g.size"
+)
+_MISS_FROM = (
+    f"FROM {MISSES} m JOIN objects o ON o.bucket = m.bucket AND o.key = m.key {_STATE} {_GROUP}"
+)
+
+
+def _shape(outcome: str) -> tuple[str, str, str, str]:
+    """The band's item columns, FROM clause, class and confidence-order expressions."""
+    if outcome == "miss":
+        return _MISS_COLUMNS, _MISS_FROM, "m.name", "m.rank"
+    return _ITEM_COLUMNS, _FROM, "COALESCE(o.folder, o.match_label)", "o.match_confidence"
 
 
 def _item(row: Sequence[Any]) -> dict[str, Any]:
-    bucket, key, folder, label, detected, confidence, instances, dest_bucket, dest_key, v = row
+    bucket, key, folder, label, detected, confidence, instances, dest_bucket, dest_key, v = row[:10]
     boxes = []
     for instance in json.loads(instances) if instances else ():
         box = instance.get("BoundingBox") or {}
@@ -98,6 +121,8 @@ def _item(row: Sequence[Any]) -> dict[str, Any]:
         "boxes": boxes,
         "at": [dest_bucket, dest_key],
         "verdict": v,
+        "group": row[10],
+        "group_size": row[11] or 0,
     }
 
 
@@ -115,6 +140,10 @@ class ReviewStore:
         """The classes in the band."""
         self.total = 0
         self.done = 0
+        self.groups = 0
+        """How many near-copy groups (of two or more) the review's images fall in."""
+        self.note: str | None = None
+        """What the band shows, when that needs saying (the miss band)."""
         # One connection serves every request and the worker: a write transaction must not
         # be committed, or rolled back, half-way by another task's statements.
         self._writing = anyio.Lock()
@@ -126,10 +155,8 @@ class ReviewStore:
         """The band's classes (to resolve before serving), its size and how much of it is
         decided, in one pass over the ledger; decisions keep :attr:`done` current after."""
         where, params = _band(outcome, name)
-        query = (
-            f"SELECT COALESCE(o.folder, o.match_label), count(*), count(s.verdict) {_FROM} "
-            f"WHERE {where} GROUP BY 1"
-        )
+        _, source, class_of, _ = _shape(outcome)
+        query = f"SELECT {class_of}, count(*), count(s.verdict) {source} WHERE {where} GROUP BY 1"
         async with db.execute(query, params) as cur:
             rows = await cur.fetchall()
         names = sorted(str(row[0]) for row in rows if row[0] is not None)
@@ -139,21 +166,23 @@ class ReviewStore:
         self, *, after: Sequence[Any] | None, order: str, limit: int, pending: bool
     ) -> tuple[list[dict[str, Any]], list[Any] | None]:
         """Up to ``limit`` items after the cursor ``after``; and the cursor of the next page
-        (``None`` at the end). ``order`` is ``key`` or ``confidence`` (lowest first)."""
+        (``None`` at the end). ``order`` is ``key`` or ``confidence``: lowest first, but for
+        misses most confident first (the most promising)."""
         where, params = _band(self.outcome, self.name)
+        columns, source, _, rank = _shape(self.outcome)
         if pending:
             where += " AND s.verdict IS NULL"
         if order == "confidence":
-            sort = "o.match_confidence, o.bucket, o.key"
+            sort = f"{rank}, o.bucket, o.key"
             if after is not None:
-                where += " AND (o.match_confidence, o.bucket, o.key) > (?, ?, ?)"
+                where += f" AND ({rank}, o.bucket, o.key) > (?, ?, ?)"
                 params += list(after[:3])
         else:
             sort = "o.bucket, o.key"
             if after is not None:
                 where += " AND (o.bucket, o.key) > (?, ?)"
                 params += list(after[:2])
-        query = f"SELECT {_ITEM_COLUMNS} {_FROM} WHERE {where} ORDER BY {sort} LIMIT ?"
+        query = f"SELECT {columns}, {rank} {source} WHERE {where} ORDER BY {sort} LIMIT ?"
         async with self._db.execute(query, [*params, limit + 1]) as cur:
             rows = list(await cur.fetchall())
         items = [_item(row) for row in rows[:limit]]
@@ -161,17 +190,31 @@ class ReviewStore:
             return items, None
         last = items[-1]
         cursor = [last["bucket"], last["key"]]
-        return items, [last["confidence"], *cursor] if order == "confidence" else cursor
+        return items, [rows[limit - 1][-1], *cursor] if order == "confidence" else cursor
 
     async def location(self, bucket: str, key: str) -> tuple[str, str] | None:
-        """Where the band's object ``bucket/key`` rests now (its copy), or ``None``."""
+        """Where the band's object ``bucket/key`` is shown from now (its copy; a miss's
+        source), or ``None``."""
         where, params = _band(self.outcome, self.name)
-        query = (
-            f"SELECT o.dest_bucket, o.dest_key {_FROM} WHERE {where} AND o.bucket = ? AND o.key = ?"
-        )
+        columns, source, _, _ = _shape(self.outcome)
+        query = f"SELECT {columns} {source} WHERE {where} AND o.bucket = ? AND o.key = ?"
         async with self._db.execute(query, [*params, bucket, key]) as cur:
             row = await cur.fetchone()
-        return (str(row[0]), str(row[1])) if row and row[0] and row[1] else None
+        return (str(row[7]), str(row[8])) if row and row[7] and row[8] else None
+
+    async def group(self, group_id: int, limit: int) -> list[dict[str, Any]]:
+        """The members of near-copy group ``group_id`` (up to ``limit``), the band's own
+        (``in_band``: a verdict applies) and the others (their ``outcome`` said)."""
+        where, params = _band(self.outcome, self.name)
+        in_band = "0" if self.outcome == "miss" else f"({where})"
+        query = (
+            f"SELECT {_ITEM_COLUMNS}, {in_band}, COALESCE(s.origin_outcome, o.outcome) {_FROM} "
+            "WHERE g.group_id = ? ORDER BY o.bucket, o.key LIMIT ?"
+        )
+        args = [*(params if self.outcome != "miss" else []), group_id, limit]
+        async with self._db.execute(query, args) as cur:
+            rows = await cur.fetchall()
+        return [_item(row) | {"in_band": bool(row[12]), "outcome": row[13]} for row in rows]
 
     async def decide(self, decisions: Sequence[Decision]) -> list[dict[str, Any]]:
         """Append ``decisions`` and the verdicts they lead to, in one transaction committed
@@ -238,6 +281,8 @@ class ReviewStore:
         return verdict
 
     async def _first_places(self, bucket: str, key: str) -> tuple[Places, str]:
+        if self.outcome == "miss":
+            return await self._first_miss_places(bucket, key), "miss"
         where, params = _band(self.outcome, self.name)
         query = (
             f"SELECT o.outcome, COALESCE(o.folder, o.match_label), o.dest_bucket, o.dest_key "
@@ -252,6 +297,25 @@ class ReviewStore:
             outcome=outcome, name=name, key=key, copy_bucket=copy_bucket, copy_key=copy_key
         )
         return places, outcome
+
+    async def _first_miss_places(self, bucket: str, key: str) -> Places:
+        """A miss rests at its source, which is never written or deleted; its first decision
+        also gives its row the wanted label found below the band (what exports call it)."""
+        where, params = _band(self.outcome, self.name)
+        query = (
+            f"SELECT m.name, m.label, m.via, m.detected, m.confidence, m.instances {_MISS_FROM} "
+            f"WHERE {where} AND o.bucket = ? AND o.key = ?"
+        )
+        async with self._db.execute(query, [*params, bucket, key]) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            raise ConfigError(f"s3://{bucket}/{key} is not in this review")
+        await self._db.execute(
+            "UPDATE objects SET folder = ?, match_label = ?, match_via = ?, match_detected = ?, "
+            "match_confidence = ?, match_instances = ? WHERE bucket = ? AND key = ?",
+            (*row, bucket, key),
+        )
+        return self._resolver.miss_places(name=row[0], bucket=bucket, key=key)
 
     # --- moves: what the worker applies (the SQL is in _moves.py) -------------------------
 

@@ -1,0 +1,140 @@
+"""The misses worth a second look: a wanted label was in the detector's answer, but below the
+band (``review --outcome miss``, to hunt false negatives).
+
+A miss has no copy anywhere, so what makes it promising is read from its stored DetectLabels
+answer: for every sweep the ledger records (``jobs.description``: its source, labels, name,
+threshold and band), the most confident label of the answer that the sweep's own matcher
+would take (name, parent or alias, see :mod:`asyncfilter._matching`) among those below the
+sweep's lowest matching confidence. An answer only holds labels down to the MinConfidence it
+was asked with, which a sweep sets to its band's edge: misses show up here when the sweep was
+run with ``--miss-floor``. The candidates are worked out once when the review opens, into a
+table of the connection's own (``temp``), so pages are read after a cursor like the band's.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass
+
+import aiosqlite
+
+from .._config import S3Location
+from .._matching import Matcher
+from .._models import Detection
+
+TABLE = "temp.review_misses"
+#: Which rows can be in the miss band: never decided on the page, or decided in a miss review.
+_MISSES = (
+    "SELECT o.bucket, o.key, o.response, o.min_confidence FROM objects o LEFT JOIN review_state s"
+    " ON s.bucket = o.bucket AND s.key = o.key WHERE o.response IS NOT NULL AND ("
+    "(s.bucket IS NULL AND o.outcome = 'miss' AND o.verdict IS NULL) OR s.origin_outcome = 'miss')"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """What one recorded sweep wanted: where, which labels, under which name, from which edge."""
+
+    source: S3Location
+    name: str
+    matcher: Matcher
+    edge: float
+
+    @classmethod
+    def parse(cls, description: str) -> Sweep | None:
+        try:
+            job = json.loads(description) if description else {}
+            labels = [str(label) for label in job["labels"]]
+            band = job.get("review_threshold")
+            edge = float(band if band is not None else job["threshold"])
+            source = S3Location.parse(str(job["source"]))
+            name = str(job["name"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        return cls(source, name, Matcher(labels, 0.0), edge)
+
+    def covers(self, bucket: str, key: str) -> bool:
+        return bucket == self.source.bucket and key.startswith(self.source.prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class MissSurvey:
+    """What the ledger can show: the sweeps read, and the lowest MinConfidence its misses'
+    answers were asked with (``None``: no stored answer of a miss)."""
+
+    sweeps: int
+    lowest_asked: float | None
+    lowest_edge: float | None
+
+    @property
+    def note(self) -> str:
+        """One line for the page and the command: what is shown, or why nothing can be."""
+        if self.sweeps == 0:
+            return "the ledger records no sweep: nothing says which labels are wanted"
+        if self.lowest_asked is None or self.lowest_edge is None:
+            return "the ledger holds no stored answer of a miss"
+        if self.lowest_asked >= self.lowest_edge:
+            return (
+                f"the misses' answers were asked at MinConfidence {self.lowest_asked:g}, the "
+                "band's edge, so they hold no label below it: sweep again with --miss-floor "
+                "(e.g. 30) to keep the faint ones"
+            )
+        return (
+            "misses whose answer holds a wanted label below the band (answers asked down to "
+            f"{self.lowest_asked:g}%), most confident first"
+        )
+
+
+async def collect_misses(
+    db: aiosqlite.Connection, descriptions: list[str], name: str | None
+) -> MissSurvey:
+    """Fill :data:`TABLE` with the promising misses (of class ``name``, or all)."""
+    await db.execute(f"DROP TABLE IF EXISTS {TABLE}")
+    await db.execute(
+        f"CREATE TABLE {TABLE} (bucket TEXT NOT NULL, key TEXT NOT NULL, name TEXT NOT NULL, "
+        "label TEXT NOT NULL, via TEXT NOT NULL, detected TEXT NOT NULL, confidence REAL NOT NULL,"
+        " rank REAL NOT NULL, instances TEXT, PRIMARY KEY (bucket, key))"
+    )
+    await db.execute(f"CREATE INDEX {TABLE}_by_rank ON review_misses (rank, bucket, key)")
+    sweeps = [s for s in map(Sweep.parse, descriptions) if s is not None]
+    if name is not None:
+        sweeps = [s for s in sweeps if s.name == name]
+    rows: list[tuple[object, ...]] = []
+    lowest: float | None = None
+    async with db.execute(_MISSES) as cursor:
+        async for bucket, key, blob, asked in cursor:
+            if asked is not None:
+                lowest = asked if lowest is None else min(lowest, asked)
+            row = _best(sweeps, bucket, key, blob)
+            if row is not None:
+                rows.append(row)
+    await db.executemany(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    await db.commit()
+    edges = [s.edge for s in sweeps]
+    return MissSurvey(len(sweeps), lowest, min(edges) if edges else None)
+
+
+def _best(sweeps: list[Sweep], bucket: str, key: str, blob: bytes) -> tuple[object, ...] | None:
+    """The row of ``bucket/key`` for :data:`TABLE`: its most confident wanted label below the
+    edge of a sweep that covers it, or ``None``."""
+    mine = [s for s in sweeps if s.covers(bucket, key)]
+    if not mine:
+        return None
+    try:
+        labels = Detection.from_response(json.loads(zlib.decompress(blob))).labels
+    except (ValueError, KeyError, TypeError, zlib.error):
+        return None  # an answer this version cannot read is not a candidate
+    best = None
+    for sweep in mine:
+        match = sweep.matcher.match(lb for lb in labels if lb.confidence < sweep.edge)
+        if match is not None and (best is None or match.confidence > best[1].confidence):
+            best = (sweep, match)
+    if best is None:
+        return None
+    sweep, match = best
+    instances = match.to_dict().get("instances")
+    return (
+        bucket, key, sweep.name, match.label, match.via, match.detected, match.confidence,
+        -match.confidence, json.dumps(instances) if instances else None,
+    )  # fmt: skip
