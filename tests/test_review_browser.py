@@ -432,6 +432,40 @@ async def test_a_miss_accepted_by_keyboard_is_copied_beside_the_hits_from_the_so
     assert (row["outcome"], row["verdict"]) == ("hit", "accepted")
 
 
+async def test_a_grid_of_misses_accepts_the_marked_and_rejects_the_rest(
+    page: Any, s3: Any, emulator: Any, buckets: tuple[str, str], config_for: Any,
+    moto: MotoServer, tmp_path: Path,
+) -> None:  # fmt: skip
+    misses = await make_misses(s3, emulator, buckets, config_for, tmp_path)
+    source_before = sorted(await list_keys(s3, misses.source))
+    async with open_review(
+        misses.state, outcome="miss", s3_endpoint_url=moto.endpoint_url
+    ) as review:  # fmt: skip
+        await page.goto(review.url)
+        await shown(page)
+        await page.keyboard.press("g")
+        await page.wait_for_function(THUMBS, arg=5)
+        thumbs = page.locator("#grid .thumb")
+        assert [await t.get_attribute("data-key") for t in await thumbs.all()] == misses.promising
+        await page.keyboard.press("ArrowRight")
+        await page.keyboard.press("x")  # the second: it does show a robin
+        assert await page.locator("#grid .thumb.found").count() == 1
+        assert await page.inner_text("#grid-summary") == "Enter: 1 accepted, 4 rejected"
+        await page.keyboard.press("Enter")
+        await wait_done(page, 5)
+        await review.applier.apply_pending()
+    found = misses.promising[1]
+    dest = sorted(await list_keys(s3, misses.dest))
+    assert f"Robin/{found}" in dest
+    others = [k for k in misses.promising if k != found]
+    assert all(f"_rejected/Robin/{k}" in dest for k in others)
+    assert sorted(await list_keys(s3, misses.source)) == source_before
+    rows = ledger_rows(misses.state)
+    assert [rows[k]["verdict"] for k in misses.promising] == [
+        "accepted" if k == found else "rejected" for k in misses.promising
+    ]
+
+
 async def test_a_near_copy_group_is_shown_together_decided_with_one_key_and_undone_with_one(
     page: Any, s3: Any, emulator: Any, buckets: tuple[str, str], config_for: Any,
     moto: MotoServer, tmp_path: Path,

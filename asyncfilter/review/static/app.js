@@ -352,13 +352,29 @@
       renderFocus();
     } else {
       state.grid = group.map((g) => g.item);
-      state.grid.forEach((it) => { it.marked = it.verdict === "rejected"; });
+      state.grid.forEach((it) => { it.marked = it.verdict === VERDICT[marking().marked]; });
       state.gridCursor = 0;
       renderGrid();
     }
   }
 
   // --- grid -------------------------------------------------------------------------------
+  // A grid page is committed by marking the exceptions: in the band (and among hits) the
+  // wrong ones, rejected, the rest accepted; among misses, where most are rightly misses,
+  // the ones that do show the class, accepted, the rest rejected.
+  function marking() {
+    return state.info.outcome === "miss"
+      ? { cls: "found", marked: "accept", rest: "reject", word: "accepted", other: "rejected" }
+      : { cls: "rejected", marked: "reject", rest: "accept", word: "rejected", other: "accepted" };
+  }
+
+  function summary() {
+    const m = marking();
+    const marked = state.grid.filter((it) => it.marked).length;
+    return state.grid.length
+      ? `Enter: ${marked} ${m.word}, ${state.grid.length - marked} ${m.other}` : "";
+  }
+
   async function loadGrid() {
     if (state.gridNext === null) { state.grid = []; renderGrid(); return; }
     const q = new URLSearchParams({ order: "confidence", pending: "1", limit: GRID_PAGE });
@@ -378,7 +394,7 @@
     grid.replaceChildren(...state.grid.map((item, i) => {
       const cell = document.createElement("div");
       cell.className = "thumb" + (i === state.gridCursor ? " cursor" : "") +
-        (item.marked ? " rejected" : "");
+        (item.marked ? ` ${marking().cls}` : "");
       cell.dataset.key = item.key;
       cell.dataset.index = i;
       const frame = document.createElement("div");
@@ -398,9 +414,7 @@
       loadInto(img, item);
       return cell;
     }));
-    const marked = state.grid.filter((it) => it.marked).length;
-    $("grid-summary").textContent = state.grid.length
-      ? `Enter: ${marked} rejected, ${state.grid.length - marked} accepted` : "";
+    $("grid-summary").textContent = summary();
   }
 
   function markCursor() {
@@ -408,10 +422,9 @@
     for (const cell of cells) {
       const i = Number(cell.dataset.index);
       cell.classList.toggle("cursor", i === state.gridCursor);
-      cell.classList.toggle("rejected", !!state.grid[i].marked);
+      cell.classList.toggle(marking().cls, !!state.grid[i].marked);
     }
-    const marked = state.grid.filter((it) => it.marked).length;
-    $("grid-summary").textContent = `Enter: ${marked} rejected, ${state.grid.length - marked} accepted`;
+    $("grid-summary").textContent = summary();
   }
 
   function toggle(i) {
@@ -444,8 +457,9 @@
     if (!state.grid.length) return;
     const group = state.grid.map((item) => {
       const prev = item.verdict || null;
-      const id = enqueue(item, item.marked ? "reject" : "accept");
-      setVerdict(item, item.marked ? "rejected" : "accepted");
+      const decision = item.marked ? marking().marked : marking().rest;
+      const id = enqueue(item, decision);
+      setVerdict(item, VERDICT[decision]);
       return { item, id, prev };
     });
     state.undo.push(group);
