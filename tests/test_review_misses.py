@@ -322,3 +322,24 @@ async def test_the_command_offers_the_miss_band_and_scan_the_floor(
     )  # fmt: skip
     assert bad.returncode == 2
     assert "miss floor" in bad.stderr.decode()
+
+
+def test_a_wanted_label_spelled_outside_ascii_is_still_found_in_a_stored_answer() -> None:
+    import zlib
+
+    from asyncfilter.review._misses import Sweep, _best
+
+    description = json.dumps(
+        {"source": "s3://scraped/birds/", "dest": "s3://training", "labels": ["pájaro"],
+         "threshold": 80, "name": "Pajaro"}
+    )  # fmt: skip
+    sweep = Sweep.parse(description)
+    assert sweep is not None
+    answer = {"Labels": [{"Name": "Pájaro", "Confidence": 41.0}, {"Name": "Sky", "Confidence": 90}]}
+    blob = zlib.compress(json.dumps(answer).encode())  # stored as the ledger does: \\u escapes
+    row = _best([sweep], "scraped", "birds/a.jpg", blob)
+    assert row is not None
+    assert (row[2], row[5], row[6]) == ("Pajaro", "Pájaro", 41.0)
+    assert _best([sweep], "scraped", "elsewhere/a.jpg", blob) is None  # not the sweep's source
+    assert Sweep.parse("not json") is None
+    assert Sweep.parse('{"labels": ["x"]}') is None

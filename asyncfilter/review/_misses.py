@@ -40,6 +40,9 @@ class Sweep:
     name: str
     matcher: Matcher
     edge: float
+    needles: tuple[bytes, ...]
+    """The wanted labels as they appear in a stored answer (lower-case ASCII); empty bytes
+    for one that is not ASCII, which JSON stores escaped (then every answer is parsed)."""
 
     @classmethod
     def parse(cls, description: str) -> Sweep | None:
@@ -52,7 +55,10 @@ class Sweep:
             name = str(job["name"])
         except (ValueError, KeyError, TypeError):
             return None
-        return cls(source, name, Matcher(labels, 0.0), edge)
+        needles = tuple(
+            json.dumps(label)[1:-1].lower().encode() if label.isascii() else b"" for label in labels
+        )
+        return cls(source, name, Matcher(labels, 0.0), edge, needles)
 
     def covers(self, bucket: str, key: str) -> bool:
         return bucket == self.source.bucket and key.startswith(self.source.prefix)
@@ -122,7 +128,13 @@ def _best(sweeps: list[Sweep], bucket: str, key: str, blob: bytes) -> tuple[obje
     if not mine:
         return None
     try:
-        labels = Detection.from_response(json.loads(zlib.decompress(blob))).labels
+        text = zlib.decompress(blob)
+        # most misses name no wanted label at all: a look for the names in the bytes (the
+        # answers are stored as ASCII JSON) spares parsing them, ten times faster
+        needles = [n for s in mine for n in s.needles]
+        if all(needles) and not any(needle in text.lower() for needle in needles):
+            return None
+        labels = Detection.from_response(json.loads(text)).labels
     except (ValueError, KeyError, TypeError, zlib.error):
         return None  # an answer this version cannot read is not a candidate
     best = None
