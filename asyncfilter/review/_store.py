@@ -8,7 +8,6 @@ is answered only after the commit, so an acknowledged decision survives ``kill -
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,8 +17,7 @@ import aiosqlite
 import anyio
 
 from .._errors import ConfigError
-from ._groups import TABLE as GROUPS
-from ._misses import TABLE as MISSES
+from ._band import FROM, ITEM_COLUMNS, MISS_FROM, band, item, shape
 from ._moves import Move, pending_moves, record_step, settle
 from ._places import PlaceResolver, Places
 
@@ -57,75 +55,6 @@ def verdict_of(decisions: Sequence[str]) -> str | None:
     return _VERDICT_OF[stack[-1]] if stack else None
 
 
-def _band(outcome: str, name: str | None) -> tuple[str, list[Any]]:
-    """The WHERE clause of the band: copied with ``outcome`` (before any verdict moved it);
-    for misses, the promising ones (see :mod:`._misses`)."""
-    if outcome == "miss":
-        return ("m.name = ?", [name]) if name is not None else ("1", [])
-    clause = (
-        "o.copied = 1 AND (CASE WHEN s.origin_outcome IS NULL THEN o.outcome "
-        "ELSE s.origin_outcome END) = ?"
-    )
-    params: list[Any] = [outcome]
-    if name is not None:
-        clause += " AND o.folder = ?"
-        params.append(name)
-    return clause, params
-
-
-_ITEM_COLUMNS = (
-    "o.bucket, o.key, o.folder, o.match_label, o.match_detected, o.match_confidence, "
-    "o.match_instances, o.dest_bucket, o.dest_key, s.verdict, g.group_id, g.size"
-)
-_STATE = "LEFT JOIN review_state s ON s.bucket = o.bucket AND s.key = o.key"
-_GROUP = f"LEFT JOIN {GROUPS} g ON g.bucket = o.bucket AND g.key = o.key"
-_FROM = f"FROM objects o {_STATE} {_GROUP}"
-#: A miss is shown from the source (it has no copy; a verdict never removes the source), with
-#: the wanted label found below the band.
-_MISS_COLUMNS = (
-    "o.bucket, o.key, m.name, m.label, m.detected, m.confidence, m.instances, o.bucket, o.key, "
-    "s.verdict, g.group_id, g.size"
-)
-_MISS_FROM = (
-    f"FROM {MISSES} m JOIN objects o ON o.bucket = m.bucket AND o.key = m.key {_STATE} {_GROUP}"
-)
-
-
-def _shape(outcome: str) -> tuple[str, str, str, str]:
-    """The band's item columns, FROM clause, class and confidence-order expressions."""
-    if outcome == "miss":
-        return _MISS_COLUMNS, _MISS_FROM, "m.name", "m.rank"
-    return _ITEM_COLUMNS, _FROM, "COALESCE(o.folder, o.match_label)", "o.match_confidence"
-
-
-def _item(row: Sequence[Any]) -> dict[str, Any]:
-    bucket, key, folder, label, detected, confidence, instances, dest_bucket, dest_key, v = row[:10]
-    boxes = []
-    for instance in json.loads(instances) if instances else ():
-        box = instance.get("BoundingBox") or {}
-        boxes.append(
-            {
-                "left": box.get("Left", 0.0),
-                "top": box.get("Top", 0.0),
-                "width": box.get("Width", 0.0),
-                "height": box.get("Height", 0.0),
-                "confidence": instance.get("Confidence"),
-            }
-        )
-    return {
-        "bucket": bucket,
-        "key": key,
-        "name": folder or label,
-        "detected": detected or label,
-        "confidence": confidence,
-        "boxes": boxes,
-        "at": [dest_bucket, dest_key],
-        "verdict": v,
-        "group": row[10],
-        "group_size": row[11] or 0,
-    }
-
-
 class ReviewStore:
     """The band of one ledger (``outcome``, optionally one ``name``) and its decisions."""
 
@@ -154,8 +83,8 @@ class ReviewStore:
     ) -> tuple[list[str], int, int]:
         """The band's classes (to resolve before serving), its size and how much of it is
         decided, in one pass over the ledger; decisions keep :attr:`done` current after."""
-        where, params = _band(outcome, name)
-        _, source, class_of, _ = _shape(outcome)
+        where, params = band(outcome, name)
+        _, source, class_of, _ = shape(outcome)
         query = f"SELECT {class_of}, count(*), count(s.verdict) {source} WHERE {where} GROUP BY 1"
         async with db.execute(query, params) as cur:
             rows = await cur.fetchall()
@@ -168,8 +97,8 @@ class ReviewStore:
         """Up to ``limit`` items after the cursor ``after``; and the cursor of the next page
         (``None`` at the end). ``order`` is ``key`` or ``confidence``: lowest first, but for
         misses most confident first (the most promising)."""
-        where, params = _band(self.outcome, self.name)
-        columns, source, _, rank = _shape(self.outcome)
+        where, params = band(self.outcome, self.name)
+        columns, source, _, rank = shape(self.outcome)
         if pending:
             where += " AND s.verdict IS NULL"
         if order == "confidence":
@@ -185,7 +114,7 @@ class ReviewStore:
         query = f"SELECT {columns}, {rank} {source} WHERE {where} ORDER BY {sort} LIMIT ?"
         async with self._db.execute(query, [*params, limit + 1]) as cur:
             rows = list(await cur.fetchall())
-        items = [_item(row) for row in rows[:limit]]
+        items = [item(row) for row in rows[:limit]]
         if len(rows) <= limit or not items:
             return items, None
         last = items[-1]
@@ -195,8 +124,8 @@ class ReviewStore:
     async def location(self, bucket: str, key: str) -> tuple[str, str] | None:
         """Where the band's object ``bucket/key`` is shown from now (its copy; a miss's
         source), or ``None``."""
-        where, params = _band(self.outcome, self.name)
-        columns, source, _, _ = _shape(self.outcome)
+        where, params = band(self.outcome, self.name)
+        columns, source, _, _ = shape(self.outcome)
         query = f"SELECT {columns} {source} WHERE {where} AND o.bucket = ? AND o.key = ?"
         async with self._db.execute(query, [*params, bucket, key]) as cur:
             row = await cur.fetchone()
@@ -205,16 +134,16 @@ class ReviewStore:
     async def group(self, group_id: int, limit: int) -> list[dict[str, Any]]:
         """The members of near-copy group ``group_id`` (up to ``limit``), the band's own
         (``in_band``: a verdict applies) and the others (their ``outcome`` said)."""
-        where, params = _band(self.outcome, self.name)
+        where, params = band(self.outcome, self.name)
         in_band = "0" if self.outcome == "miss" else f"({where})"
         query = (
-            f"SELECT {_ITEM_COLUMNS}, {in_band}, COALESCE(s.origin_outcome, o.outcome) {_FROM} "
+            f"SELECT {ITEM_COLUMNS}, {in_band}, COALESCE(s.origin_outcome, o.outcome) {FROM} "
             "WHERE g.group_id = ? ORDER BY o.bucket, o.key LIMIT ?"
         )
         args = [*(params if self.outcome != "miss" else []), group_id, limit]
         async with self._db.execute(query, args) as cur:
             rows = await cur.fetchall()
-        return [_item(row) | {"in_band": bool(row[12]), "outcome": row[13]} for row in rows]
+        return [item(row) | {"in_band": bool(row[12]), "outcome": row[13]} for row in rows]
 
     async def decide(self, decisions: Sequence[Decision]) -> list[dict[str, Any]]:
         """Append ``decisions`` and the verdicts they lead to, in one transaction committed
@@ -283,10 +212,10 @@ class ReviewStore:
     async def _first_places(self, bucket: str, key: str) -> tuple[Places, str]:
         if self.outcome == "miss":
             return await self._first_miss_places(bucket, key), "miss"
-        where, params = _band(self.outcome, self.name)
+        where, params = band(self.outcome, self.name)
         query = (
             f"SELECT o.outcome, COALESCE(o.folder, o.match_label), o.dest_bucket, o.dest_key "
-            f"{_FROM} WHERE {where} AND o.bucket = ? AND o.key = ?"
+            f"{FROM} WHERE {where} AND o.bucket = ? AND o.key = ?"
         )
         async with self._db.execute(query, [*params, bucket, key]) as cur:
             row = await cur.fetchone()
@@ -301,9 +230,9 @@ class ReviewStore:
     async def _first_miss_places(self, bucket: str, key: str) -> Places:
         """A miss rests at its source, which is never written or deleted; its first decision
         also gives its row the wanted label found below the band (what exports call it)."""
-        where, params = _band(self.outcome, self.name)
+        where, params = band(self.outcome, self.name)
         query = (
-            f"SELECT m.name, m.label, m.via, m.detected, m.confidence, m.instances {_MISS_FROM} "
+            f"SELECT m.name, m.label, m.via, m.detected, m.confidence, m.instances {MISS_FROM} "
             f"WHERE {where} AND o.bucket = ? AND o.key = ?"
         )
         async with self._db.execute(query, [*params, bucket, key]) as cur:
