@@ -546,6 +546,9 @@ async def test_the_group_buttons_reject_a_group_and_the_grid_marks_a_group_with_
             await page.keyboard.press("ArrowRight")
         await page.keyboard.press("Shift+X")  # the cursor's image and its near-copies
         assert await page.inner_text("#grid-summary") == "Enter: 3 rejected, 3 accepted"
+        await page.click("#btn-grid-group")  # the same, by its button: unmarked again
+        assert await page.inner_text("#grid-summary") == "Enter: 0 rejected, 6 accepted"
+        await page.keyboard.press("Shift+X")
         await page.keyboard.press("Enter")
         await wait_done(page, 6)
         await review.applier.apply_pending()

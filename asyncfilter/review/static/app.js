@@ -415,6 +415,7 @@
       return cell;
     }));
     $("grid-summary").textContent = summary();
+    $("btn-grid-group").hidden = !state.grid.some((it) => it.group);
   }
 
   function markCursor() {
@@ -534,6 +535,7 @@
   click("btn-undo", undo);
   click("btn-group-accept", () => decideGroup("accept"));
   click("btn-group-reject", () => decideGroup("reject"));
+  click("btn-grid-group", () => toggleGroup(state.gridCursor));
   click("btn-grid-undo", undo);
   click("btn-prev", () => move(-1));
   click("btn-next", () => move(1));
