@@ -22,7 +22,7 @@ def robin(confidence: float, name: str = "Robin", **extra: Any) -> dict[str, Any
     return {
         "Name": name,
         "Confidence": confidence,
-        "Parents": [{"Name": "Bird"}],
+        "Parents": [{"Name": "Bird"}, {"Name": "Animal"}],
         "Instances": [{"BoundingBox": BOX, "Confidence": confidence}],
         **extra,
     }
@@ -41,12 +41,26 @@ PROMISING = {
     ],
     "miss/m30.jpg": [robin(30.0), robin(28.0, "Sparrow")],
 }
-#: Misses that are not: another label only, a wanted label under the floor, nothing at all.
+#: Misses whose answer holds Robin's nearest broader label (Bird) and no Robin, ranked after.
+BROADER = {
+    "miss/bird-99.jpg": [{"Name": "Bird", "Confidence": 99.0, "Parents": [{"Name": "Animal"}]}],
+    "miss/bird-81.jpg": [{"Name": "Bird", "Confidence": 81.0, "Parents": [{"Name": "Animal"}]}],
+}
+#: Misses that are not: a label broader still, a wanted label under the floor, nothing.
 HOPELESS = {
-    "miss/bird-only.jpg": [{"Name": "Bird", "Confidence": 99.0}],
+    "miss/animal-only.jpg": [{"Name": "Animal", "Confidence": 97.0}],
     "miss/m10.jpg": [robin(10.0)],
     "miss/empty.jpg": [],
 }
+
+
+def sure_robin(confidence: float) -> list[dict[str, Any]]:
+    """A hit's answer as Rekognition gives it: the label and its parents, each a label too."""
+    return [
+        robin(confidence),
+        {"Name": "Bird", "Confidence": confidence, "Parents": [{"Name": "Animal"}]},
+        {"Name": "Animal", "Confidence": confidence, "Parents": []},
+    ]
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,8 @@ class Misses:
     state: Path
     promising: list[str]
     """In the order the page must show them."""
+    broader: list[str]
+    """Shown after the promising, in this order."""
     hopeless: list[str]
     band: list[str]
     hits: list[str]
@@ -71,11 +87,11 @@ async def make_misses(
     miss_floor: float | None = MISS_FLOOR,
 ) -> Misses:
     """A sweep for Robin (threshold 80, band from 60, ``miss_floor``) over five promising
-    misses, three hopeless ones, two band images and two hits."""
+    misses, two with a broader label, three hopeless ones, two band images and two hits."""
     source, dest = buckets
     band = {"band/b70.jpg": [robin(70.0)], "band/b65.jpg": [robin(65.0)]}
-    hits = {"sure/h95.jpg": [robin(95.0)], "sure/h90.jpg": [robin(90.0)]}
-    everything = {**PROMISING, **HOPELESS, **band, **hits}
+    hits = {"sure/h95.jpg": sure_robin(95.0), "sure/h90.jpg": sure_robin(90.0)}
+    everything = {**PROMISING, **BROADER, **HOPELESS, **band, **hits}
     await seed(s3, source, {k: robin_picture(n) for n, k in enumerate(everything)})
     await anyio.to_thread.run_sync(emulator.add_labels, labels_entries(source, everything))
     state = tmp / "misses.sqlite"
@@ -86,8 +102,11 @@ async def make_misses(
         )
     )  # fmt: skip
     stats = report.stats
-    assert (stats.hits, stats.review, stats.misses) == (2, 2, 8), report.to_dict()
-    return Misses(source, dest, state, list(PROMISING), list(HOPELESS), sorted(band), sorted(hits))
+    assert (stats.hits, stats.review, stats.misses) == (2, 2, 10), report.to_dict()
+    return Misses(
+        source, dest, state, list(PROMISING), list(BROADER), list(HOPELESS), sorted(band),
+        sorted(hits),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

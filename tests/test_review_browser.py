@@ -444,20 +444,21 @@ async def test_a_grid_of_misses_accepts_the_marked_and_rejects_the_rest(
         await page.goto(review.url)
         await shown(page)
         await page.keyboard.press("g")
-        await page.wait_for_function(THUMBS, arg=5)
+        await page.wait_for_function(THUMBS, arg=7)
         thumbs = page.locator("#grid .thumb")
-        assert [await t.get_attribute("data-key") for t in await thumbs.all()] == misses.promising
+        shown_keys = [await t.get_attribute("data-key") for t in await thumbs.all()]
+        assert shown_keys == misses.promising + misses.broader
         await page.keyboard.press("ArrowRight")
         await page.keyboard.press("x")  # the second: it does show a robin
         assert await page.locator("#grid .thumb.found").count() == 1
-        assert await page.inner_text("#grid-summary") == "Enter: 1 accepted, 4 rejected"
+        assert await page.inner_text("#grid-summary") == "Enter: 1 accepted, 6 rejected"
         await page.keyboard.press("Enter")
-        await wait_done(page, 5)
+        await wait_done(page, 7)
         await review.applier.apply_pending()
     found = misses.promising[1]
     dest = sorted(await list_keys(s3, misses.dest))
     assert f"Robin/{found}" in dest
-    others = [k for k in misses.promising if k != found]
+    others = [k for k in misses.promising + misses.broader if k != found]
     assert all(f"_rejected/Robin/{k}" in dest for k in others)
     assert sorted(await list_keys(s3, misses.source)) == source_before
     rows = ledger_rows(misses.state)

@@ -32,7 +32,7 @@ def band(outcome: str, name: str | None) -> tuple[str, list[Any]]:
 
 ITEM_COLUMNS = (
     "o.bucket, o.key, o.folder, o.match_label, o.match_detected, o.match_confidence, "
-    "o.match_instances, o.dest_bucket, o.dest_key, s.verdict, g.group_id, g.size"
+    "o.match_instances, o.dest_bucket, o.dest_key, s.verdict, g.group_id, g.size, o.match_via"
 )
 _STATE = "LEFT JOIN review_state s ON s.bucket = o.bucket AND s.key = o.key"
 _GROUP = f"LEFT JOIN {GROUPS} g ON g.bucket = o.bucket AND g.key = o.key"
@@ -41,7 +41,7 @@ FROM = f"FROM objects o {_STATE} {_GROUP}"
 #: the wanted label found below the band.
 MISS_COLUMNS = (
     "o.bucket, o.key, m.name, m.label, m.detected, m.confidence, m.instances, o.bucket, o.key, "
-    "s.verdict, g.group_id, g.size"
+    "s.verdict, g.group_id, g.size, m.via"
 )
 MISS_FROM = (
     f"FROM {MISSES} m JOIN objects o ON o.bucket = m.bucket AND o.key = m.key {_STATE} {_GROUP}"
@@ -80,4 +80,5 @@ def item(row: Sequence[Any]) -> dict[str, Any]:
         "verdict": v,
         "group": row[10],
         "group_size": row[11] or 0,
+        "via": row[12],
     }

@@ -143,7 +143,7 @@ class ReviewStore:
         args = [*(params if self.outcome != "miss" else []), group_id, limit]
         async with self._db.execute(query, args) as cur:
             rows = await cur.fetchall()
-        return [item(row) | {"in_band": bool(row[12]), "outcome": row[13]} for row in rows]
+        return [item(row) | {"in_band": bool(row[13]), "outcome": row[14]} for row in rows]
 
     async def decide(self, decisions: Sequence[Decision]) -> list[dict[str, Any]]:
         """Append ``decisions`` and the verdicts they lead to, in one transaction committed

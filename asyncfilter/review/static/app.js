@@ -224,9 +224,10 @@
     if (img.dataset.key !== item.key) { delete frame.dataset.shown; loadInto(img, item); }
     drawBoxes(frame, item);
     $("cap-key").textContent = item.key;
-    $("cap-label").textContent =
-      `${item.name}${item.detected && item.detected !== item.name ? ` (as ${item.detected})` : ""}` +
-      ` · ${item.confidence == null ? "?" : item.confidence.toFixed(1)}%`;
+    const seen = item.via === "broader"
+      ? `${item.name}? only ${item.detected} seen`  // a miss: a broader label, not the class
+      : `${item.name}${item.detected && item.detected !== item.name ? ` (as ${item.detected})` : ""}`;
+    $("cap-label").textContent = `${seen} · ${item.confidence == null ? "?" : item.confidence.toFixed(1)}%`;
     const v = $("cap-verdict");
     v.textContent = item.verdict || "pending";
     v.className = item.verdict ? `verdict-${item.verdict}` : "";
