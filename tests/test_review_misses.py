@@ -352,3 +352,23 @@ def test_a_wanted_label_spelled_outside_ascii_is_still_found_in_a_stored_answer(
     assert _best([sweep], "scraped", "elsewhere/a.jpg", blob) is None  # not the sweep's source
     assert Sweep.parse("not json") is None
     assert Sweep.parse('{"labels": ["x"]}') is None
+
+
+async def test_the_command_says_what_the_miss_band_shows_and_serves_it(
+    moto: MotoServer, misses: Misses
+) -> None:
+    command = [sys.executable, "-m", "asyncfilter", "review", "--state", str(misses.state),
+               "--outcome", "miss", "--s3-endpoint-url", moto.endpoint_url]  # fmt: skip
+    async with await anyio.open_process(command) as proc:
+        assert proc.stdout is not None
+        buffer = b""
+        async for chunk in proc.stdout:
+            buffer += chunk
+            if b"\nopen " in buffer or buffer.startswith(b"open "):
+                break
+        proc.terminate()
+        await proc.wait()
+    lines = buffer.decode().splitlines()
+    assert lines[0].startswith("reviewing 7 images (0 done) of Robin in ")
+    assert lines[1].startswith("5 misses whose answer holds a wanted label below the band")
+    assert any(line.startswith("open http://127.0.0.1:") for line in lines)

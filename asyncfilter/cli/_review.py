@@ -28,8 +28,9 @@ from ._logging import configure_logging
     default="review",
     show_default=True,
     help="review: the band between the two thresholds; hit: spot-check the hits; miss: hunt "
-    "false negatives among the misses whose stored answer holds a wanted label below the band "
-    "(most confident first, shown from the source; needs a sweep run with --miss-floor).",
+    "false negatives among the misses, shown from the source: those whose stored answer holds "
+    "a wanted label below the band (kept by a sweep with --miss-floor), then those with only "
+    "its broader label (Bird for Robin), each most confident first.",
 )
 @click.option(
     "--dest",

@@ -85,7 +85,8 @@ async def open_review(
 ) -> AsyncIterator[Review]:
     """Open the review of the ledger at ``state``: its ``outcome`` band (``review``; ``hit``
     to spot-check hits; ``miss`` to hunt false negatives among the misses whose stored answer
-    holds a wanted label below the band, shown from the source), one class ``name`` or all.
+    holds a wanted label below the band, or its broader label, shown from the source), one
+    class ``name`` or all.
     ``dest`` is where accepted images go (default: the destination the ledger's sweeps
     recorded for their class).
 
