@@ -148,3 +148,23 @@ async def test_a_ledger_without_groups_shows_none(moto: MotoServer, grouped: Gro
         assert (await get(http, "/api/info"))["groups"] == 0
         items = (await get(http, "/api/items"))["items"]
         assert [item["group"] for item in items] == [None] * 6
+
+
+async def test_a_member_outside_this_review_is_listed_but_not_in_the_band(
+    moto: MotoServer, grouped: Grouped
+) -> None:
+    with sqlite3.connect(grouped.state) as db:  # as if the sweep had called it a hit
+        db.execute("UPDATE objects SET outcome = 'hit' WHERE key = ?", (grouped.group[2],))
+    async with (
+        open_review(grouped.state, s3_endpoint_url=moto.endpoint_url) as review,
+        client(review.url or "", review.token) as http,
+    ):
+        items = (await get(http, "/api/items"))["items"]
+        first = next(item for item in items if item["key"] == grouped.group[0])
+        assert grouped.group[2] not in [item["key"] for item in items]
+        members = (await get(http, "/api/group", id=str(first["group"])))["members"]
+        assert [(m["key"], m["in_band"], m["outcome"]) for m in members] == [
+            (grouped.group[0], True, "review"),
+            (grouped.group[1], True, "review"),
+            (grouped.group[2], False, "hit"),
+        ]
