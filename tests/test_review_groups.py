@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
@@ -81,6 +82,17 @@ async def test_an_images_near_copies_are_listed_with_it_and_decided_together_and
         assert [by_key[k]["group_size"] for k in grouped.group] == [3, 3, 3]
         assert [by_key[k]["group"] for k in grouped.others] == [None, None, None]
 
+        # the confidence order (the grid's) keeps a group together, where its least
+        # confident member (61) would be: before camera (63), coins (70), moon (75)
+        seen, after = [], None
+        while True:
+            cursor = {"after": json.dumps(after)} if after else {}
+            page = await get(http, "/api/items", order="confidence", limit="2", **cursor)
+            seen += [item["key"] for item in page["items"]]
+            if (after := page["next"]) is None:
+                break
+        assert seen == grouped.group + grouped.others
+
         members = (await get(http, "/api/group", id=str(group_id)))["members"]
         assert [m["key"] for m in members] == grouped.group
         assert all(m["in_band"] and m["verdict"] is None for m in members)
@@ -134,6 +146,10 @@ async def test_a_group_is_still_found_after_its_copies_were_moved_by_a_verdict(
         assert [m["verdict"] for m in members] == ["rejected", "rejected", None]
         assert "/_rejected/Robin/" in members[0]["url"]
         async with http.get("/api/group", params={"id": "x"}) as bad:
+            assert bad.status == 400
+        key_cursor = json.dumps([grouped.source, grouped.group[0]])  # of another order
+        params = {"order": "confidence", "after": key_cursor}
+        async with http.get("/api/items", params=params) as bad:
             assert bad.status == 400
         assert (await get(http, "/api/group", id="999999"))["members"] == []
 

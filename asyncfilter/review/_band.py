@@ -48,11 +48,14 @@ MISS_FROM = (
 )
 
 
-def shape(outcome: str) -> tuple[str, str, str, str]:
-    """The band's item columns, FROM clause, class and confidence-order expressions."""
+def shape(outcome: str, grouped: bool = False) -> tuple[str, str, str, str]:
+    """The band's item columns, FROM clause, class and confidence-order expressions. With
+    near-copy groups (``grouped``) the confidence order keeps each group together, where its
+    least confident member would be; without, it is the ledger's index order."""
     if outcome == "miss":
         return MISS_COLUMNS, MISS_FROM, "m.name", "m.rank"
-    return ITEM_COLUMNS, FROM, "COALESCE(o.folder, o.match_label)", "o.match_confidence"
+    rank = "COALESCE(g.rank, o.match_confidence)" if grouped else "o.match_confidence"
+    return ITEM_COLUMNS, FROM, "COALESCE(o.folder, o.match_label)", rank
 
 
 def item(row: Sequence[Any]) -> dict[str, Any]:

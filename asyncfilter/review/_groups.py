@@ -16,11 +16,12 @@ _PLACES = ("origin", "hit", "rejected")
 
 
 async def collect_groups(db: aiosqlite.Connection) -> int:
-    """Fill :data:`TABLE` (``bucket, key, group_id, size``); the number of groups."""
+    """Fill :data:`TABLE` (``bucket, key, group_id, size, rank``: the group's lowest
+    confidence); the number of groups."""
     await db.execute(f"DROP TABLE IF EXISTS {TABLE}")
     await db.execute(
         f"CREATE TABLE {TABLE} (bucket TEXT NOT NULL, key TEXT NOT NULL, group_id INTEGER NOT "
-        "NULL, size INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (bucket, key))"
+        "NULL, size INTEGER NOT NULL DEFAULT 0, rank REAL, PRIMARY KEY (bucket, key))"
     )
     await db.execute(f"CREATE INDEX {TABLE}_by_group ON review_groups (group_id, bucket, key)")
     async with db.execute(
@@ -46,6 +47,12 @@ async def collect_groups(db: aiosqlite.Connection) -> int:
         "WHERE x.group_id = review_groups.group_id)"
     )
     await db.execute(f"DELETE FROM {TABLE} WHERE size < 2")
+    # a group sits in the confidence order where its least confident member would
+    await db.execute(
+        f"UPDATE {TABLE} SET rank = (SELECT min(o.match_confidence) FROM {TABLE} AS x "
+        "JOIN objects o ON o.bucket = x.bucket AND o.key = x.key "
+        "WHERE x.group_id = review_groups.group_id)"
+    )
     async with db.execute(f"SELECT count(DISTINCT group_id) FROM {TABLE}") as cur:
         row = await cur.fetchone()
     await db.commit()

@@ -98,28 +98,29 @@ class ReviewStore:
         (``None`` at the end). ``order`` is ``key`` or ``confidence``: lowest first, but for
         misses most confident first (the most promising)."""
         where, params = band(self.outcome, self.name)
-        columns, source, _, rank = shape(self.outcome)
+        columns, source, _, rank = shape(self.outcome, self.groups > 0)
         if pending:
             where += " AND s.verdict IS NULL"
-        if order == "confidence":
-            sort = f"{rank}, o.bucket, o.key"
-            if after is not None:
-                where += f" AND ({rank}, o.bucket, o.key) > (?, ?, ?)"
-                params += list(after[:3])
+        if order == "confidence" and self.groups:  # (the group, then the key, break ties)
+            terms = [rank, "COALESCE(g.group_id, 0)", "o.bucket", "o.key"]
+        elif order == "confidence":
+            terms = [rank, "o.bucket", "o.key"]
         else:
-            sort = "o.bucket, o.key"
-            if after is not None:
-                where += " AND (o.bucket, o.key) > (?, ?)"
-                params += list(after[:2])
-        query = f"SELECT {columns}, {rank} {source} WHERE {where} ORDER BY {sort} LIMIT ?"
+            terms = ["o.bucket", "o.key"]
+        sort = ", ".join(terms)
+        if after is not None:
+            if len(after) != len(terms):
+                raise ConfigError("after must be a cursor from /api/items of the same order")
+            where += f" AND ({sort}) > ({', '.join('?' * len(terms))})"
+            params += list(after)
+        query = f"SELECT {columns}, {sort} {source} WHERE {where} ORDER BY {sort} LIMIT ?"
         async with self._db.execute(query, [*params, limit + 1]) as cur:
             rows = list(await cur.fetchall())
         items = [item(row) for row in rows[:limit]]
         if len(rows) <= limit or not items:
             return items, None
-        last = items[-1]
-        cursor = [last["bucket"], last["key"]]
-        return items, [rows[limit - 1][-1], *cursor] if order == "confidence" else cursor
+        # the sort's values end each row: the last one's are the next page's cursor
+        return items, list(rows[limit - 1][-len(terms) :])
 
     async def location(self, bucket: str, key: str) -> tuple[str, str] | None:
         """Where the band's object ``bucket/key`` is shown from now (its copy; a miss's
