@@ -19,7 +19,7 @@ from helpers import labels_entries, list_keys, seed
 from review2_helpers import MISS_FLOOR, PROMISING, Misses, make_misses
 from review_helpers import ledger_rows, robin_picture
 
-from asyncfilter import ConfigError, ScanConfig, export, open_review, scan
+from asyncfilter import ConfigError, ScanConfig, export, find_near_duplicates, open_review, scan
 from asyncfilter.review._store import Decision
 from asyncfilter.testing import MotoServer
 
@@ -372,3 +372,32 @@ async def test_the_command_says_what_the_miss_band_shows_and_serves_it(
     assert lines[0].startswith("reviewing 7 images (0 done) of Robin in ")
     assert lines[1].startswith("5 misses whose answer holds a wanted label below the band")
     assert any(line.startswith("open http://127.0.0.1:") for line in lines)
+
+
+async def test_an_accepted_miss_hashed_by_dupes_shows_its_near_copies_in_the_miss_band(
+    moto: MotoServer, misses: Misses
+) -> None:
+    found = ["miss/m52.jpg", "miss/m45.jpg"]
+    async with open_review(
+        misses.state, outcome="miss", s3_endpoint_url=moto.endpoint_url, serve=False
+    ) as review:
+        await review.store.decide([Decision(f"a{k}", misses.source, k, "accept") for k in found])
+        await review.applier.apply_pending()
+    # every test picture is one drawing: the accepted misses, the band and the hits are alike
+    report = await find_near_duplicates(
+        misses.state, s3_endpoint_url=moto.endpoint_url, confirm=lambda estimate: True
+    )
+    assert [len(group.images) for group in report.groups] == [6]
+    async with (
+        open_review(misses.state, outcome="miss", s3_endpoint_url=moto.endpoint_url) as review,
+        client(review.url or "", review.token) as http,
+    ):
+        items = (await get(http, "/api/items", order="confidence", pending="0"))["items"]
+        first = items[0]
+        assert (first["key"], first["group_size"]) == (found[0], 6)
+        members = (await get(http, "/api/group", id=str(first["group"])))["members"]
+        in_band = sorted(m["key"] for m in members if m["in_band"])
+        assert in_band == sorted(found)  # the band's own; the hits and review copies are not
+        assert sorted(m["outcome"] for m in members if not m["in_band"]) == [
+            "hit", "hit", "review", "review"
+        ]  # fmt: skip

@@ -18,6 +18,7 @@ import anyio
 
 from .._errors import ConfigError
 from ._band import FROM, ITEM_COLUMNS, MISS_FROM, band, item, shape
+from ._misses import TABLE as MISSES
 from ._moves import Move, pending_moves, record_step, settle
 from ._places import PlaceResolver, Places
 
@@ -136,12 +137,17 @@ class ReviewStore:
         """The members of near-copy group ``group_id`` (up to ``limit``), the band's own
         (``in_band``: a verdict applies) and the others (their ``outcome`` said)."""
         where, params = band(self.outcome, self.name)
-        in_band = "0" if self.outcome == "miss" else f"({where})"
+        in_band = (
+            f"EXISTS (SELECT 1 FROM {MISSES} m WHERE m.bucket = o.bucket AND m.key = o.key "
+            f"AND {where})"
+            if self.outcome == "miss"
+            else f"({where})"
+        )
         query = (
             f"SELECT {ITEM_COLUMNS}, {in_band}, COALESCE(s.origin_outcome, o.outcome) {FROM} "
             "WHERE g.group_id = ? ORDER BY o.bucket, o.key LIMIT ?"
         )
-        args = [*(params if self.outcome != "miss" else []), group_id, limit]
+        args = [*params, group_id, limit]
         async with self._db.execute(query, args) as cur:
             rows = await cur.fetchall()
         return [item(row) | {"in_band": bool(row[13]), "outcome": row[14]} for row in rows]
