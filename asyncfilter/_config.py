@@ -98,6 +98,11 @@ class ScanConfig:
     """Lower edge of the review band: an image whose best wanted label has a confidence in
     ``[review_threshold, threshold)`` is copied to :attr:`review` for a person to decide, and
     does not count toward the target. ``None``: no band, such images are misses."""
+    miss_floor: float | None = None
+    """Ask DetectLabels for labels down to this confidence (below the band), so that a miss
+    whose wanted label was seen faintly keeps it in its stored answer, for a person to hunt
+    false negatives (``asyncfilter review --outcome miss``). What is a hit, a review or a miss
+    does not change; the cache knows each answer's MinConfidence, so nothing is paid twice."""
     review: S3Location | None = None
     """Where review-band images go (as ``<name>/<key>`` under it); default
     ``DEST[/PREFIX]/_review``."""
@@ -204,6 +209,15 @@ class ScanConfig:
             raise ConfigError(
                 f"review threshold must be at least 0 and below the threshold ({self.threshold:g}),"
                 f" got {self.review_threshold!r}"
+            )
+        if self.miss_floor is not None and (
+            isinstance(self.miss_floor, bool)
+            or not isinstance(self.miss_floor, int | float)
+            or not 0 <= self.miss_floor < self.match_floor
+        ):
+            raise ConfigError(
+                f"miss floor must be at least 0 and below {self.match_floor:g} (the lowest "
+                f"confidence that matches), got {self.miss_floor!r}"
             )
         if self.review is not None and self.review_threshold is None:
             raise ConfigError("a review location needs a review threshold (--review-threshold)")
@@ -326,9 +340,18 @@ class ScanConfig:
         return self.queue_size if self.queue_size is not None else 4 * self.concurrency
 
     @property
-    def min_confidence(self) -> float:
-        """``MinConfidence`` sent to DetectLabels: low enough to see the review band."""
+    def match_floor(self) -> float:
+        """The lowest confidence a wanted label matches at: the review band's lower edge, or
+        the threshold."""
         return self.review_threshold if self.review_threshold is not None else self.threshold
+
+    @property
+    def min_confidence(self) -> float:
+        """``MinConfidence`` sent to DetectLabels: low enough to see the review band (and down
+        to :attr:`miss_floor` when one is set)."""
+        if self.miss_floor is not None:
+            return min(self.miss_floor, self.match_floor)
+        return self.match_floor
 
     def review_key(self, key: str) -> str:
         """Where a review-band image's copy goes: ``REVIEW/<name>/<key>``."""

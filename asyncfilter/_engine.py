@@ -92,7 +92,7 @@ class Engine:
         self._emit = emit
         self._ledger = ledger
         self._job = job
-        self._matcher = Matcher(config.labels, config.min_confidence)
+        self._matcher = Matcher(config.labels, config.match_floor)
         self._limiter: AdaptiveRate | FixedRate | None = None
         self._duplicates = Duplicates() if config.dedupe else None
         self._debug = logger.debug_enabled()

@@ -189,7 +189,7 @@ class _KnownPrefix:
     def __init__(self, config: ScanConfig, detector_id: str) -> None:
         self._config = config
         self._detector_id = detector_id
-        self._matcher = Matcher(config.labels, config.min_confidence)
+        self._matcher = Matcher(config.labels, config.match_floor)
         self.tracker = HitRateTracker()
         self.hints = LabelHints(config.labels)
         self.hits = 0

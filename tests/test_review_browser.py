@@ -18,6 +18,8 @@ from typing import Any
 
 import anyio
 import pytest
+from helpers import list_keys
+from review2_helpers import Grouped, make_grouped_band, make_misses
 from review_helpers import Band, ledger_rows, make_band, placed
 
 from asyncfilter import open_review
@@ -401,3 +403,165 @@ async def test_moves_that_keep_failing_are_shown_and_the_decision_is_kept(
     with sqlite3.connect(band.state) as db:
         state = db.execute("SELECT verdict FROM review_state WHERE key = ?", (first,))
         assert state.fetchone() == ("accepted",)  # but the decision is kept, to apply later
+
+
+async def test_a_miss_accepted_by_keyboard_is_copied_beside_the_hits_from_the_source(
+    page: Any, s3: Any, emulator: Any, buckets: tuple[str, str], config_for: Any,
+    moto: MotoServer, tmp_path: Path,
+) -> None:  # fmt: skip
+    misses = await make_misses(s3, emulator, buckets, config_for, tmp_path)
+    source_before = sorted(await list_keys(s3, misses.source))
+    async with open_review(
+        misses.state, outcome="miss", s3_endpoint_url=moto.endpoint_url
+    ) as review:  # fmt: skip
+        await page.goto(review.url)
+        assert await shown(page) == misses.promising[0]  # the most promising first
+        assert "52.0%" in await page.inner_text("#cap-label")
+        src = await page.get_attribute("#focus-img", "src")
+        assert f"/{misses.source}/{misses.promising[0]}?" in src  # from the source, presigned
+        await page.keyboard.press("a")
+        await wait_done(page, 1)
+        await page.wait_for_function(
+            "k => document.querySelector('#focus-frame').dataset.shown === k",
+            arg=misses.promising[1],
+        )
+        await review.applier.apply_pending()
+    assert f"Robin/{misses.promising[0]}" in await list_keys(s3, misses.dest)
+    assert sorted(await list_keys(s3, misses.source)) == source_before
+    row = ledger_rows(misses.state)[misses.promising[0]]
+    assert (row["outcome"], row["verdict"]) == ("hit", "accepted")
+
+
+async def test_a_grid_of_misses_accepts_the_marked_and_rejects_the_rest(
+    page: Any, s3: Any, emulator: Any, buckets: tuple[str, str], config_for: Any,
+    moto: MotoServer, tmp_path: Path,
+) -> None:  # fmt: skip
+    misses = await make_misses(s3, emulator, buckets, config_for, tmp_path)
+    source_before = sorted(await list_keys(s3, misses.source))
+    async with open_review(
+        misses.state, outcome="miss", s3_endpoint_url=moto.endpoint_url
+    ) as review:  # fmt: skip
+        await page.goto(review.url)
+        await shown(page)
+        await page.keyboard.press("g")
+        await page.wait_for_function(THUMBS, arg=7)
+        thumbs = page.locator("#grid .thumb")
+        shown_keys = [await t.get_attribute("data-key") for t in await thumbs.all()]
+        assert shown_keys == misses.promising + misses.broader
+        await page.keyboard.press("ArrowRight")
+        await page.keyboard.press("x")  # the second: it does show a robin
+        assert await page.locator("#grid .thumb.found").count() == 1
+        assert await page.inner_text("#grid-summary") == "Enter: 1 accepted, 6 rejected"
+        await page.keyboard.press("Enter")
+        await wait_done(page, 7)
+        await review.applier.apply_pending()
+    found = misses.promising[1]
+    dest = sorted(await list_keys(s3, misses.dest))
+    assert f"Robin/{found}" in dest
+    others = [k for k in misses.promising + misses.broader if k != found]
+    assert all(f"_rejected/Robin/{k}" in dest for k in others)
+    assert sorted(await list_keys(s3, misses.source)) == source_before
+    rows = ledger_rows(misses.state)
+    assert [rows[k]["verdict"] for k in misses.promising] == [
+        "accepted" if k == found else "rejected" for k in misses.promising
+    ]
+
+
+async def test_a_near_copy_group_is_shown_together_decided_with_one_key_and_undone_with_one(
+    page: Any, s3: Any, emulator: Any, buckets: tuple[str, str], config_for: Any,
+    moto: MotoServer, tmp_path: Path,
+) -> None:  # fmt: skip
+    grouped = await make_grouped_band(s3, emulator, buckets, config_for, tmp_path)
+    first = grouped.group[0]
+    async with open_review(grouped.state, s3_endpoint_url=moto.endpoint_url) as review:
+        await page.goto(review.url)
+        assert await shown(page) == first
+        strip = page.locator("#group .member")
+        await page.wait_for_function(
+            "n => document.querySelectorAll('#group .member').length === n", arg=3
+        )
+        assert [await m.get_attribute("data-key") for m in await strip.all()] == grouped.group
+        assert await page.locator("#group .member.current").get_attribute("data-key") == first
+        assert "3 images" in await page.inner_text("#group-title")
+        assert await page.locator("#btn-group-accept").is_visible()
+        await page.locator("#group .member[data-shown]").nth(2).wait_for()
+        DOCS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(DOCS / "review-group.png"))
+        await page.keyboard.press("Shift+A")  # the whole group
+        await wait_done(page, 3)
+        # the next pending image: the group's others are decided and passed over
+        await page.wait_for_function(
+            "k => document.querySelector('#focus-frame').dataset.shown === k",
+            arg=grouped.others[0],
+        )
+        assert await page.locator("#group").is_hidden()
+        await review.applier.apply_pending()
+        where = await placed_grouped(s3, grouped)
+        assert [where[k] for k in grouped.group] == [["Robin/"]] * 3
+        assert [where[k] for k in grouped.others] == [["_review/Robin/"]] * 3
+        rows = ledger_rows(grouped.state)
+        assert [rows[k]["verdict"] for k in grouped.group] == ["accepted"] * 3
+        await page.keyboard.press("z")  # one undo takes back the whole group
+        await wait_done(page, 0)
+        assert await shown(page) == first
+        assert await page.inner_text("#cap-verdict") == "pending"
+        await review.applier.apply_pending()
+    where = await placed_grouped(s3, grouped)
+    assert all(where[k] == ["_review/Robin/"] for k in grouped.group + grouped.others)
+    rows = ledger_rows(grouped.state)
+    assert [rows[k]["verdict"] for k in grouped.group] == [None] * 3
+    with sqlite3.connect(grouped.state) as db:
+        events = db.execute("SELECT key, decision FROM review_events ORDER BY seq").fetchall()
+    assert sorted(events) == sorted(
+        [(k, "accept") for k in grouped.group] + [(k, "revert") for k in grouped.group]
+    )
+
+
+async def test_the_group_buttons_reject_a_group_and_the_grid_marks_a_group_with_one_key(
+    page: Any, s3: Any, emulator: Any, buckets: tuple[str, str], config_for: Any,
+    moto: MotoServer, tmp_path: Path,
+) -> None:  # fmt: skip
+    grouped = await make_grouped_band(s3, emulator, buckets, config_for, tmp_path)
+    async with open_review(grouped.state, s3_endpoint_url=moto.endpoint_url) as review:
+        await page.goto(review.url)
+        await shown(page)
+        await page.locator("#group .member").first.wait_for()
+        await page.set_viewport_size({"width": 1024, "height": 600})  # still fits a laptop
+        for selector in ("#btn-group-accept", "#btn-group-reject", "#btn-accept", "#btn-next"):
+            box = await page.locator(selector).bounding_box()
+            assert box is not None, selector
+            assert 0 <= box["x"] <= 1024 - box["width"], selector
+            assert 0 <= box["y"] <= 600 - box["height"], selector
+        await page.click("#btn-group-reject")
+        await wait_done(page, 3)
+        await page.click("#btn-undo")
+        await wait_done(page, 0)
+        await page.keyboard.press("g")
+        await page.wait_for_function(THUMBS, arg=6)
+        thumbs = page.locator("#grid .thumb")
+        keys = [await t.get_attribute("data-key") for t in await thumbs.all()]
+        assert keys == grouped.group + grouped.others  # a group together, where its least
+        # confident member would be
+        assert "⧉3" in await page.inner_text(f'#grid .thumb[data-key="{grouped.group[1]}"]')
+        for _ in range(keys.index(grouped.group[1])):
+            await page.keyboard.press("ArrowRight")
+        await page.keyboard.press("Shift+X")  # the cursor's image and its near-copies
+        assert await page.inner_text("#grid-summary") == "Enter: 3 rejected, 3 accepted"
+        await page.click("#btn-grid-group")  # the same, by its button: unmarked again
+        assert await page.inner_text("#grid-summary") == "Enter: 0 rejected, 6 accepted"
+        await page.keyboard.press("Shift+X")
+        await page.keyboard.press("Enter")
+        await wait_done(page, 6)
+        await review.applier.apply_pending()
+    where = await placed_grouped(s3, grouped)
+    assert [where[k] for k in grouped.group] == [["_rejected/Robin/"]] * 3
+    assert [where[k] for k in grouped.others] == [["Robin/"]] * 3
+
+
+async def placed_grouped(s3: Any, grouped: Grouped) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {k: [] for k in grouped.group + grouped.others}
+    for key in await list_keys(s3, grouped.dest):
+        for source_key in found:
+            if key.endswith("/" + source_key):
+                found[source_key].append(key[: -len(source_key)])
+    return found

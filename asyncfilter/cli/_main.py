@@ -65,6 +65,10 @@ def sweep_options(command: Any) -> Any:
         click.option("--review-threshold", type=click.FloatRange(0, 100),
                      help="Copy images whose best wanted label is at least this confident, but "
                      "below --threshold, to a review location (not counted toward --target)."),
+        click.option("--miss-floor", type=click.FloatRange(0, 100),
+                     help="Also keep labels down to this confidence in the stored answers (sent "
+                     "as MinConfidence; outcomes unchanged), so `review --outcome miss` can show "
+                     "misses whose wanted label was seen below the band."),
         click.option("--review-dest", metavar="s3://BUCKET[/PREFIX]",
                      help="Where review images go (default: DEST[/PREFIX]/_review)."),
         click.option("--name", help="Folder name for hits (default: the first label)."),
@@ -162,6 +166,7 @@ def config_from(opts: dict[str, Any]) -> ScanConfig:
         threshold=opts["threshold"],
         review_threshold=opts["review_threshold"],
         review=opts["review_dest"],
+        miss_floor=opts.get("miss_floor"),
         name=opts["name"],
         target=opts["target"],
         max_scan=opts["max_scan"],

@@ -24,10 +24,13 @@ from ._logging import configure_logging
 @click.option("--name", help="Only this class (copy folder).")
 @click.option(
     "--outcome",
-    type=click.Choice(["review", "hit"]),
+    type=click.Choice(["review", "hit", "miss"]),
     default="review",
     show_default=True,
-    help="review: the band between the two thresholds; hit: spot-check the hits.",
+    help="review: the band between the two thresholds; hit: spot-check the hits; miss: hunt "
+    "false negatives among the misses, shown from the source: those whose stored answer holds "
+    "a wanted label below the band (kept by a sweep with --miss-floor), then those with only "
+    "its broader label (Bird for Robin), each most confident first.",
 )
 @click.option(
     "--dest",
@@ -60,6 +63,10 @@ def review(**opts: Any) -> int:
 
     Accepted images are moved to where the hits are (DEST/<name>/<key>), rejected ones to
     _rejected/<name>/<key> beside the review folder; every decision is kept in the ledger.
+    With --outcome miss, accepted misses are copied from the source (never changed) to
+    DEST/<name>/<key>, rejected ones to DEST/_rejected/<name>/<key>; undo deletes the copy.
+    When `asyncfilter dupes` has grouped near-copies, an image's group is shown with it and
+    one key decides the whole group.
     """
     from ..review import open_review
 
@@ -102,6 +109,10 @@ async def _until_stopped(review: Any, opts: dict[str, Any]) -> None:
         f"reviewing {store.total:,} images ({store.done:,} done) of "
         f"{', '.join(store.names) or 'no class'} in {opts['state']}"
     )
+    if store.note:
+        click.echo(store.note)
+    if store.groups:
+        click.echo(f"{store.groups:,} near-copy groups: shown together, A / X decide a group")
     click.echo(f"open {review.url}")
     click.echo("press Ctrl+C to stop (every acknowledged decision is already saved)")
     sys.stdout.flush()

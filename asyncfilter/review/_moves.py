@@ -29,6 +29,11 @@ class Move:
     step: str | None
     step_verdict: str | None
 
+    def at_source(self, verdict: str | None) -> bool:
+        """True when ``verdict`` leaves the image at its source object (a miss not judged):
+        the one place a review never writes to or deletes from."""
+        return self.places.of(verdict) == (self.bucket, self.key)
+
 
 async def pending_moves(db: aiosqlite.Connection, limit: int = 200) -> list[Move]:
     """Verdicts not yet at rest in S3, oldest decision first."""
@@ -71,28 +76,32 @@ async def settle(db: aiosqlite.Connection, move: Move, verdict: str | None) -> N
     if verdict == "accepted":
         outcome = "hit"
     elif verdict == "rejected":
-        outcome = "review"
+        outcome = "miss" if move.origin_outcome == "miss" else "review"
     else:
         outcome = move.origin_outcome
+    at_source = move.at_source(verdict)
     await db.execute(
         "UPDATE review_state SET applied = ?, step = NULL, step_verdict = NULL "
         "WHERE bucket = ? AND key = ?",
         (verdict, move.bucket, move.key),
     )
-    # the ledger's record of every copy an object has: the one place it rests now
+    # the ledger's record of every copy an object has: the one place it rests now (none
+    # when that is the source itself: a miss nobody has judged)
     await db.executemany(
         "DELETE FROM copies WHERE bucket = ? AND key = ? AND dest_bucket = ? AND dest_key = ?",
         [(move.bucket, move.key, *place) for place in move.places.all],
     )
+    if not at_source:
+        await db.execute(
+            "INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?)",
+            (move.bucket, move.key, bucket, key, outcome, time.time()),
+        )
     await db.execute(
-        "INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?)",
-        (move.bucket, move.key, bucket, key, outcome, time.time()),
-    )
-    await db.execute(
-        "UPDATE objects SET outcome = ?, dest_bucket = ?, dest_key = ?, copied = 1, "
+        "UPDATE objects SET outcome = ?, dest_bucket = ?, dest_key = ?, copied = ?, "
         "verdict = ?, verdict_at = ? WHERE bucket = ? AND key = ?",
         (
-            outcome, bucket, key, verdict, move.decided_at if verdict else None,
+            outcome, None if at_source else bucket, None if at_source else key,
+            0 if at_source else 1, verdict, move.decided_at if verdict else None,
             move.bucket, move.key,
         ),
     )  # fmt: skip

@@ -3,7 +3,9 @@
 A review-band copy sits at ``REVIEW/<name>/<key>``. Accepted, it belongs where the sweep puts
 its hits, ``DEST/<name>/<key>``; rejected, in ``_rejected/<name>/<key>`` beside the review
 folder, kept as negatives. A hit being spot-checked stays where it is when accepted and goes to
-``DEST/_rejected/<name>/<key>`` when rejected.
+``DEST/_rejected/<name>/<key>`` when rejected. A miss (``--outcome miss``) rests at its source
+object, which the review only reads: accepted, it is copied to ``DEST/<name>/<key>``;
+rejected, to ``DEST/_rejected/<name>/<key>``; undone, its copy is deleted.
 
 The hit location is read from the ledger's own record of its sweeps (``jobs.description``
 holds each sweep's ``dest`` and ``name``), so a review needs nothing typed twice; ``--dest``
@@ -117,4 +119,17 @@ class PlaceResolver:
             origin,
             (dest.bucket, f"{dest.folder}{name}/{key}"),
             (copy_bucket, f"{beside}{REJECTED}{name}/{key}"),
+        )
+
+    def miss_places(self, *, name: str, bucket: str, key: str) -> Places:
+        """Places of a miss ``bucket/key`` of class ``name``: it rests at its source (read,
+        never written or deleted), accepted it is copied beside the hits, rejected to
+        ``DEST/_rejected/<name>/<key>`` (where the band's rejects go by default)."""
+        dest = self._override or self._dests.get(name)
+        if dest is None:
+            raise ConfigError(f"no destination known for {name!r}: pass --dest")
+        return Places(
+            (bucket, key),
+            (dest.bucket, f"{dest.folder}{name}/{key}"),
+            (dest.bucket, f"{dest.folder}{REJECTED}{name}/{key}"),
         )

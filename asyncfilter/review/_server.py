@@ -143,6 +143,10 @@ def review_app(
                 "outcome": store.outcome,
                 "name": store.name,
                 "names": store.names,
+                "note": store.note,
+                "groups": store.groups,
+                # misses are walked most promising first; a band in the ledger's order
+                "focus_order": "confidence" if store.outcome == "miss" else "key",
                 "page_size": page_size,
                 "url_expires_s": signer.expires_s,
                 **counts(),
@@ -176,6 +180,16 @@ def review_app(
             return _json({"error": f"s3://{bucket}/{key} is not in this review"}, status=404)
         stats.url_refreshes += 1
         return _json({"url": await signer.url(*at)})
+
+    async def group(request: web.Request) -> web.Response:
+        try:
+            group_id = int(request.query["id"])
+        except (KeyError, ValueError):
+            raise ConfigError("id must be a group id from /api/items") from None
+        members = await store.group(group_id, MAX_PAGE)
+        for member in members:
+            member["url"] = await signer.url(*member.pop("at"))
+        return _json({"id": group_id, "members": members})
 
     async def decide(request: web.Request) -> web.Response:
         try:
@@ -217,6 +231,7 @@ def review_app(
     app.router.add_get("/api/info", info)
     app.router.add_get("/api/items", items)
     app.router.add_get("/api/url", fresh_url)
+    app.router.add_get("/api/group", group)
     app.router.add_post("/api/decisions", decide)
     app.router.add_get("/api/status", status)
     return app

@@ -22,12 +22,14 @@ from .._config import S3Location
 from .._copying import Copier, S3Copier
 from .._errors import ConfigError
 from .._ledger import Ledger
+from ._groups import collect_groups
+from ._misses import collect_misses
 from ._places import PlaceResolver
 from ._server import Signer, review_app
 from ._store import ReviewStore
 from ._worker import Applier
 
-OUTCOMES = ("review", "hit")
+OUTCOMES = ("review", "hit", "miss")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -81,9 +83,12 @@ async def open_review(
     s3_endpoint_url: str | None = None,
     expected_bucket_owner: str | None = None,
 ) -> AsyncIterator[Review]:
-    """Open the review of the ledger at ``state``: its ``outcome`` band (``review``, or ``hit``
-    to spot-check hits), one class ``name`` or all. ``dest`` is where accepted images go
-    (default: the destination the ledger's sweeps recorded for their class).
+    """Open the review of the ledger at ``state``: its ``outcome`` band (``review``; ``hit``
+    to spot-check hits; ``miss`` to hunt false negatives among the misses whose stored answer
+    holds a wanted label below the band, or its broader label, shown from the source), one
+    class ``name`` or all.
+    ``dest`` is where accepted images go (default: the destination the ledger's sweeps
+    recorded for their class).
 
     With ``serve`` the page is served on ``host:port`` (a free port for 0) and
     :attr:`Review.url` is the address to open; without, mount :attr:`Review.app` yourself.
@@ -111,14 +116,19 @@ async def open_review(
         ledger = await Ledger.open(state)  # its lock refuses a second review or a sweep
         stack.push_async_callback(ledger.aclose)
         db = ledger.connection
-        names, total, done = await ReviewStore.survey(db, outcome, name)
         async with db.execute("SELECT description FROM jobs") as cur:
             descriptions = [str(row[0]) for row in await cur.fetchall()]
+        groups = await collect_groups(db)
+        note = None
+        if outcome == "miss":
+            note = (await collect_misses(db, descriptions, name)).note
+        names, total, done = await ReviewStore.survey(db, outcome, name)
         resolver = PlaceResolver.from_jobs(
-            descriptions, names if outcome == "review" else (), override
+            descriptions, names if outcome != "hit" else (), override
         )
         store = ReviewStore(db, resolver, outcome, name)
         store.names, store.total, store.done = names, total, done
+        store.groups, store.note = groups, note
         regional: Callable[[str], Awaitable[Any]] | None = None
         if s3_client is None:
             session = session or session_for(profile=profile, region=region)

@@ -8,7 +8,6 @@ is answered only after the commit, so an acknowledged decision survives ``kill -
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ import aiosqlite
 import anyio
 
 from .._errors import ConfigError
+from ._band import FROM, ITEM_COLUMNS, MISS_FROM, band, item, shape
+from ._misses import TABLE as MISSES
 from ._moves import Move, pending_moves, record_step, settle
 from ._places import PlaceResolver, Places
 
@@ -55,52 +56,6 @@ def verdict_of(decisions: Sequence[str]) -> str | None:
     return _VERDICT_OF[stack[-1]] if stack else None
 
 
-def _band(outcome: str, name: str | None) -> tuple[str, list[Any]]:
-    """The WHERE clause of the band: copied with ``outcome`` (before any verdict moved it)."""
-    clause = (
-        "o.copied = 1 AND (CASE WHEN s.origin_outcome IS NULL THEN o.outcome "
-        "ELSE s.origin_outcome END) = ?"
-    )
-    params: list[Any] = [outcome]
-    if name is not None:
-        clause += " AND o.folder = ?"
-        params.append(name)
-    return clause, params
-
-
-_ITEM_COLUMNS = (
-    "o.bucket, o.key, o.folder, o.match_label, o.match_detected, o.match_confidence, "
-    "o.match_instances, o.dest_bucket, o.dest_key, s.verdict"
-)
-_FROM = "FROM objects o LEFT JOIN review_state s ON s.bucket = o.bucket AND s.key = o.key"
-
-
-def _item(row: Sequence[Any]) -> dict[str, Any]:
-    bucket, key, folder, label, detected, confidence, instances, dest_bucket, dest_key, v = row
-    boxes = []
-    for instance in json.loads(instances) if instances else ():
-        box = instance.get("BoundingBox") or {}
-        boxes.append(
-            {
-                "left": box.get("Left", 0.0),
-                "top": box.get("Top", 0.0),
-                "width": box.get("Width", 0.0),
-                "height": box.get("Height", 0.0),
-                "confidence": instance.get("Confidence"),
-            }
-        )
-    return {
-        "bucket": bucket,
-        "key": key,
-        "name": folder or label,
-        "detected": detected or label,
-        "confidence": confidence,
-        "boxes": boxes,
-        "at": [dest_bucket, dest_key],
-        "verdict": v,
-    }
-
-
 class ReviewStore:
     """The band of one ledger (``outcome``, optionally one ``name``) and its decisions."""
 
@@ -115,6 +70,10 @@ class ReviewStore:
         """The classes in the band."""
         self.total = 0
         self.done = 0
+        self.groups = 0
+        """How many near-copy groups (of two or more) the review's images fall in."""
+        self.note: str | None = None
+        """What the band shows, when that needs saying (the miss band)."""
         # One connection serves every request and the worker: a write transaction must not
         # be committed, or rolled back, half-way by another task's statements.
         self._writing = anyio.Lock()
@@ -125,11 +84,9 @@ class ReviewStore:
     ) -> tuple[list[str], int, int]:
         """The band's classes (to resolve before serving), its size and how much of it is
         decided, in one pass over the ledger; decisions keep :attr:`done` current after."""
-        where, params = _band(outcome, name)
-        query = (
-            f"SELECT COALESCE(o.folder, o.match_label), count(*), count(s.verdict) {_FROM} "
-            f"WHERE {where} GROUP BY 1"
-        )
+        where, params = band(outcome, name)
+        _, source, class_of, _ = shape(outcome)
+        query = f"SELECT {class_of}, count(*), count(s.verdict) {source} WHERE {where} GROUP BY 1"
         async with db.execute(query, params) as cur:
             rows = await cur.fetchall()
         names = sorted(str(row[0]) for row in rows if row[0] is not None)
@@ -139,39 +96,61 @@ class ReviewStore:
         self, *, after: Sequence[Any] | None, order: str, limit: int, pending: bool
     ) -> tuple[list[dict[str, Any]], list[Any] | None]:
         """Up to ``limit`` items after the cursor ``after``; and the cursor of the next page
-        (``None`` at the end). ``order`` is ``key`` or ``confidence`` (lowest first)."""
-        where, params = _band(self.outcome, self.name)
+        (``None`` at the end). ``order`` is ``key`` or ``confidence``: lowest first, but for
+        misses most confident first (the most promising)."""
+        where, params = band(self.outcome, self.name)
+        columns, source, _, rank = shape(self.outcome, self.groups > 0)
         if pending:
             where += " AND s.verdict IS NULL"
-        if order == "confidence":
-            sort = "o.match_confidence, o.bucket, o.key"
-            if after is not None:
-                where += " AND (o.match_confidence, o.bucket, o.key) > (?, ?, ?)"
-                params += list(after[:3])
+        if order == "confidence" and self.groups:  # (the group, then the key, break ties)
+            terms = [rank, "COALESCE(g.group_id, 0)", "o.bucket", "o.key"]
+        elif order == "confidence":
+            terms = [rank, "o.bucket", "o.key"]
         else:
-            sort = "o.bucket, o.key"
-            if after is not None:
-                where += " AND (o.bucket, o.key) > (?, ?)"
-                params += list(after[:2])
-        query = f"SELECT {_ITEM_COLUMNS} {_FROM} WHERE {where} ORDER BY {sort} LIMIT ?"
+            terms = ["o.bucket", "o.key"]
+        sort = ", ".join(terms)
+        if after is not None:
+            if len(after) != len(terms):
+                raise ConfigError("after must be a cursor from /api/items of the same order")
+            where += f" AND ({sort}) > ({', '.join('?' * len(terms))})"
+            params += list(after)
+        query = f"SELECT {columns}, {sort} {source} WHERE {where} ORDER BY {sort} LIMIT ?"
         async with self._db.execute(query, [*params, limit + 1]) as cur:
             rows = list(await cur.fetchall())
-        items = [_item(row) for row in rows[:limit]]
+        items = [item(row) for row in rows[:limit]]
         if len(rows) <= limit or not items:
             return items, None
-        last = items[-1]
-        cursor = [last["bucket"], last["key"]]
-        return items, [last["confidence"], *cursor] if order == "confidence" else cursor
+        # the sort's values end each row: the last one's are the next page's cursor
+        return items, list(rows[limit - 1][-len(terms) :])
 
     async def location(self, bucket: str, key: str) -> tuple[str, str] | None:
-        """Where the band's object ``bucket/key`` rests now (its copy), or ``None``."""
-        where, params = _band(self.outcome, self.name)
-        query = (
-            f"SELECT o.dest_bucket, o.dest_key {_FROM} WHERE {where} AND o.bucket = ? AND o.key = ?"
-        )
+        """Where the band's object ``bucket/key`` is shown from now (its copy; a miss's
+        source), or ``None``."""
+        where, params = band(self.outcome, self.name)
+        columns, source, _, _ = shape(self.outcome)
+        query = f"SELECT {columns} {source} WHERE {where} AND o.bucket = ? AND o.key = ?"
         async with self._db.execute(query, [*params, bucket, key]) as cur:
             row = await cur.fetchone()
-        return (str(row[0]), str(row[1])) if row and row[0] and row[1] else None
+        return (str(row[7]), str(row[8])) if row and row[7] and row[8] else None
+
+    async def group(self, group_id: int, limit: int) -> list[dict[str, Any]]:
+        """The members of near-copy group ``group_id`` (up to ``limit``), the band's own
+        (``in_band``: a verdict applies) and the others (their ``outcome`` said)."""
+        where, params = band(self.outcome, self.name)
+        in_band = (
+            f"EXISTS (SELECT 1 FROM {MISSES} m WHERE m.bucket = o.bucket AND m.key = o.key "
+            f"AND {where})"
+            if self.outcome == "miss"
+            else f"({where})"
+        )
+        query = (
+            f"SELECT {ITEM_COLUMNS}, {in_band}, COALESCE(s.origin_outcome, o.outcome) {FROM} "
+            "WHERE g.group_id = ? ORDER BY o.bucket, o.key LIMIT ?"
+        )
+        args = [*params, group_id, limit]
+        async with self._db.execute(query, args) as cur:
+            rows = await cur.fetchall()
+        return [item(row) | {"in_band": bool(row[13]), "outcome": row[14]} for row in rows]
 
     async def decide(self, decisions: Sequence[Decision]) -> list[dict[str, Any]]:
         """Append ``decisions`` and the verdicts they lead to, in one transaction committed
@@ -238,10 +217,12 @@ class ReviewStore:
         return verdict
 
     async def _first_places(self, bucket: str, key: str) -> tuple[Places, str]:
-        where, params = _band(self.outcome, self.name)
+        if self.outcome == "miss":
+            return await self._first_miss_places(bucket, key), "miss"
+        where, params = band(self.outcome, self.name)
         query = (
             f"SELECT o.outcome, COALESCE(o.folder, o.match_label), o.dest_bucket, o.dest_key "
-            f"{_FROM} WHERE {where} AND o.bucket = ? AND o.key = ?"
+            f"{FROM} WHERE {where} AND o.bucket = ? AND o.key = ?"
         )
         async with self._db.execute(query, [*params, bucket, key]) as cur:
             row = await cur.fetchone()
@@ -252,6 +233,25 @@ class ReviewStore:
             outcome=outcome, name=name, key=key, copy_bucket=copy_bucket, copy_key=copy_key
         )
         return places, outcome
+
+    async def _first_miss_places(self, bucket: str, key: str) -> Places:
+        """A miss rests at its source, which is never written or deleted; its first decision
+        also gives its row the wanted label found below the band (what exports call it)."""
+        where, params = band(self.outcome, self.name)
+        query = (
+            f"SELECT m.name, m.label, m.via, m.detected, m.confidence, m.instances {MISS_FROM} "
+            f"WHERE {where} AND o.bucket = ? AND o.key = ?"
+        )
+        async with self._db.execute(query, [*params, bucket, key]) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            raise ConfigError(f"s3://{bucket}/{key} is not in this review")
+        await self._db.execute(
+            "UPDATE objects SET folder = ?, match_label = ?, match_via = ?, match_detected = ?, "
+            "match_confidence = ?, match_instances = ? WHERE bucket = ? AND key = ?",
+            (*row, bucket, key),
+        )
+        return self._resolver.miss_places(name=row[0], bucket=bucket, key=key)
 
     # --- moves: what the worker applies (the SQL is in _moves.py) -------------------------
 

@@ -4,7 +4,8 @@ A move is recorded as ``copying`` before the copy, ``copied`` after it, and sett
 object's row updated) after the delete. Killed at any point, the next run picks the move up
 at its recorded step: a copy is repeated onto the same key (one copy, not two), a delete of
 what is already gone succeeds. So no image is lost, none is copied twice, and once the worker
-is idle none rests in two places.
+is idle none rests in two places. The source object a miss is shown from is never written
+or deleted.
 """
 
 from __future__ import annotations
@@ -89,10 +90,14 @@ class Applier:
             await self._store.set_step(move, step, target)
         source = move.places.of(move.applied)
         dest = move.places.of(target)
+        # the source object itself (where a miss rests) is only ever read: back there, the
+        # copy is deleted and nothing copied; away from it, nothing is deleted
         if step == "copying":
-            await self._copier.copy(S3Object(source[0], source[1], 0), *dest)
+            if not move.at_source(target):
+                await self._copier.copy(S3Object(source[0], source[1], 0), *dest)
             await self._store.set_step(move, "copied", target)
-        await self._copier.delete(*source)
+        if not move.at_source(move.applied):
+            await self._copier.delete(*source)
         await self._store.settle(move, target)
         self.stats.moved += 1
         self.stats.settled += 1

@@ -11,6 +11,8 @@
     items: [], index: 0, next: undefined, loading: null,    // focus
     grid: [], gridCursor: 0, gridNext: undefined,            // grid
     undo: [],                                                // groups of {item, id, prev}
+    decided: new Map(),          // "bucket/key" -> verdict this page set (null: undone)
+    groups: new Map(),           // near-copy group id -> promise of its members
     queue: [], sending: false, times: [], acks: 0,
     done: 0, left: 0,
   };
@@ -53,6 +55,27 @@
     if (!t.length) { $("rate").textContent = "0 / min"; return; }
     const minutes = Math.max((now - t[0]) / 60000, 1 / 60);
     $("rate").textContent = `${Math.round(t.length / minutes)} / min`;
+  }
+
+  const keyOf = (item) => `${item.bucket}\u0000${item.key}`;
+
+  // A verdict set here holds for every copy of the item the page has (focus list, grid,
+  // group strips), and for pages that were read before the decision was saved.
+  function setVerdict(item, verdict) {
+    const k = keyOf(item);
+    state.decided.set(k, verdict);
+    for (const list of [state.items, state.grid]) {
+      for (const it of list) if (keyOf(it) === k) it.verdict = verdict;
+    }
+    item.verdict = verdict;
+  }
+
+  function known(items) {
+    for (const item of items) {
+      const k = keyOf(item);
+      if (state.decided.has(k)) item.verdict = state.decided.get(k);
+    }
+    return items;
   }
 
   // --- sending decisions ------------------------------------------------------------------
@@ -175,11 +198,11 @@
     state.loading = (async () => {
       // a small first page shows the first image soonest; then whole pages
       const limit = state.items.length ? state.info.page_size : Math.min(10, state.info.page_size);
-      const q = new URLSearchParams({ order: "key", pending: "1", limit });
+      const q = new URLSearchParams({ order: state.info.focus_order || "key", pending: "1", limit });
       if (state.next) q.set("after", JSON.stringify(state.next));
       const mark = countsMark();
       const data = await api(`api/items?${q}`);
-      state.items.push(...stamp(data.items));
+      state.items.push(...known(stamp(data.items)));
       state.next = data.next;
       setCounts(data, mark);
     })();
@@ -201,12 +224,14 @@
     if (img.dataset.key !== item.key) { delete frame.dataset.shown; loadInto(img, item); }
     drawBoxes(frame, item);
     $("cap-key").textContent = item.key;
-    $("cap-label").textContent =
-      `${item.name}${item.detected && item.detected !== item.name ? ` (as ${item.detected})` : ""}` +
-      ` · ${item.confidence == null ? "?" : item.confidence.toFixed(1)}%`;
+    const seen = item.via === "broader"
+      ? `${item.name}? only ${item.detected} seen`  // a miss: a broader label, not the class
+      : `${item.name}${item.detected && item.detected !== item.name ? ` (as ${item.detected})` : ""}`;
+    $("cap-label").textContent = `${seen} · ${item.confidence == null ? "?" : item.confidence.toFixed(1)}%`;
     const v = $("cap-verdict");
     v.textContent = item.verdict || "pending";
     v.className = item.verdict ? `verdict-${item.verdict}` : "";
+    renderGroup(item);
     prefetch(state.index + 1);
     if (state.items.length - state.index < 15) loadMore().then(() => prefetch(state.index + 1));
   }
@@ -222,14 +247,96 @@
     renderFocus();
   }
 
+  // After a decision: the next image still pending (a group decision may have decided some).
+  async function advance() {
+    let to = state.index + 1;
+    for (;;) {
+      if (to >= state.items.length) {
+        await loadMore();
+        if (to >= state.items.length) break;
+      }
+      if (!state.items[to].verdict) break;
+      to += 1;
+    }
+    state.index = Math.min(to, state.items.length);
+    renderFocus();
+  }
+
+  const VERDICT = { accept: "accepted", reject: "rejected" };
+
   function decideFocus(decision) {
     const item = state.items[state.index];
     if (!item) return;
     const prev = item.verdict || null;
     const id = enqueue(item, decision);
-    item.verdict = decision === "accept" ? "accepted" : "rejected";
+    setVerdict(item, VERDICT[decision]);
     state.undo.push([{ item, id, prev }]);
-    move(1);
+    advance();
+  }
+
+  // --- near-copy groups: shown together, decided together (one event per image) ----------
+  function groupOf(item) {
+    if (!item.group) return Promise.resolve([]);
+    if (!state.groups.has(item.group)) {
+      const q = new URLSearchParams({ id: item.group });
+      const asked = api(`api/group?${q}`).then((data) => known(stamp(data.members)));
+      asked.catch(() => state.groups.delete(item.group));
+      state.groups.set(item.group, asked);
+    }
+    return state.groups.get(item.group);
+  }
+
+  async function renderGroup(item) {
+    const box = $("group");
+    if (!item || !item.group) { box.hidden = true; delete box.dataset.group; return; }
+    let members;
+    try { members = await groupOf(item); } catch (e) { box.hidden = true; return; }
+    if (state.items[state.index] !== item) return;  // moved on meanwhile
+    box.hidden = false;
+    box.dataset.group = item.group;
+    const inBand = members.filter((m) => m.in_band).length;
+    $("group-title").textContent =
+      `near-copies: ${members.length} images` + (inBand < members.length ? `, ${inBand} here` : "");
+    $("group-strip").replaceChildren(...members.map((m) => {
+      const cell = document.createElement("div");
+      const mine = keyOf(m) === keyOf(item);
+      const verdict = state.decided.has(keyOf(m)) ? state.decided.get(keyOf(m)) : m.verdict;
+      cell.className = "member frame" + (mine ? " current" : "") + (m.in_band ? "" : " other") +
+        (verdict ? ` verdict-${verdict}` : "");
+      cell.dataset.key = m.key;
+      cell.dataset.verdict = verdict || "";
+      cell.title = `${m.key} · ${m.in_band ? verdict || "pending" : m.outcome}`;
+      const img = document.createElement("img");
+      img.alt = "";
+      cell.append(img);
+      if (!m.in_band) {
+        const tag = document.createElement("span");
+        tag.className = "tag";
+        tag.textContent = m.outcome;
+        cell.append(tag);
+      }
+      loadInto(img, m);
+      return cell;
+    }));
+  }
+
+  async function decideGroup(decision) {
+    const item = state.items[state.index];
+    if (!item || !item.group) return;
+    let members;
+    try { members = await groupOf(item); } catch (e) { return; }
+    if (state.items[state.index] !== item) return;
+    // the image in focus first (undo comes back to it), then the group's others in this band
+    const others = members.filter((m) => m.in_band && keyOf(m) !== keyOf(item));
+    const entries = [item, ...others].map((it) => {
+      const k = keyOf(it);
+      const prev = (state.decided.has(k) ? state.decided.get(k) : it.verdict) || null;
+      const id = enqueue(it, decision);
+      setVerdict(it, VERDICT[decision]);
+      return { item: it, id, prev };
+    });
+    state.undo.push(entries);
+    advance();
   }
 
   function undo() {
@@ -237,28 +344,45 @@
     if (!group) return;
     for (const { item, prev } of group) {
       enqueue(item, "revert");
-      item.verdict = prev;
+      setVerdict(item, prev);
     }
     if (state.mode === "focus") {
-      const at = state.items.indexOf(group[0].item);
+      const first = keyOf(group[0].item);
+      const at = state.items.findIndex((it) => keyOf(it) === first);
       if (at >= 0) state.index = at;
       renderFocus();
     } else {
       state.grid = group.map((g) => g.item);
-      state.grid.forEach((it) => { it.marked = it.verdict === "rejected"; });
+      state.grid.forEach((it) => { it.marked = it.verdict === VERDICT[marking().marked]; });
       state.gridCursor = 0;
       renderGrid();
     }
   }
 
   // --- grid -------------------------------------------------------------------------------
+  // A grid page is committed by marking the exceptions: in the band (and among hits) the
+  // wrong ones, rejected, the rest accepted; among misses, where most are rightly misses,
+  // the ones that do show the class, accepted, the rest rejected.
+  function marking() {
+    return state.info.outcome === "miss"
+      ? { cls: "found", marked: "accept", rest: "reject", word: "accepted", other: "rejected" }
+      : { cls: "rejected", marked: "reject", rest: "accept", word: "rejected", other: "accepted" };
+  }
+
+  function summary() {
+    const m = marking();
+    const marked = state.grid.filter((it) => it.marked).length;
+    return state.grid.length
+      ? `Enter: ${marked} ${m.word}, ${state.grid.length - marked} ${m.other}` : "";
+  }
+
   async function loadGrid() {
     if (state.gridNext === null) { state.grid = []; renderGrid(); return; }
     const q = new URLSearchParams({ order: "confidence", pending: "1", limit: GRID_PAGE });
     if (state.gridNext) q.set("after", JSON.stringify(state.gridNext));
     const mark = countsMark();
     const data = await api(`api/items?${q}`);
-    state.grid = stamp(data.items);
+    state.grid = known(stamp(data.items));
     state.gridNext = data.next;
     state.gridCursor = 0;
     setCounts(data, mark);
@@ -271,7 +395,7 @@
     grid.replaceChildren(...state.grid.map((item, i) => {
       const cell = document.createElement("div");
       cell.className = "thumb" + (i === state.gridCursor ? " cursor" : "") +
-        (item.marked ? " rejected" : "");
+        (item.marked ? ` ${marking().cls}` : "");
       cell.dataset.key = item.key;
       cell.dataset.index = i;
       const frame = document.createElement("div");
@@ -283,15 +407,16 @@
       frame.append(img, boxes);
       const meta = document.createElement("div");
       meta.className = "meta";
-      meta.textContent = `${item.confidence == null ? "?" : item.confidence.toFixed(1)}% · ${item.key}`;
+      meta.textContent = (item.group_size ? `⧉${item.group_size} · ` : "") +
+        `${item.confidence == null ? "?" : item.confidence.toFixed(1)}% · ${item.key}`;
+      if (item.group) cell.dataset.group = item.group;
       cell.append(frame, meta);
       drawBoxes(frame, item);
       loadInto(img, item);
       return cell;
     }));
-    const marked = state.grid.filter((it) => it.marked).length;
-    $("grid-summary").textContent = state.grid.length
-      ? `Enter: ${marked} rejected, ${state.grid.length - marked} accepted` : "";
+    $("grid-summary").textContent = summary();
+    $("btn-grid-group").hidden = !state.grid.some((it) => it.group);
   }
 
   function markCursor() {
@@ -299,10 +424,9 @@
     for (const cell of cells) {
       const i = Number(cell.dataset.index);
       cell.classList.toggle("cursor", i === state.gridCursor);
-      cell.classList.toggle("rejected", !!state.grid[i].marked);
+      cell.classList.toggle(marking().cls, !!state.grid[i].marked);
     }
-    const marked = state.grid.filter((it) => it.marked).length;
-    $("grid-summary").textContent = `Enter: ${marked} rejected, ${state.grid.length - marked} accepted`;
+    $("grid-summary").textContent = summary();
   }
 
   function toggle(i) {
@@ -310,6 +434,15 @@
     if (!item) return;
     item.marked = !item.marked;
     state.gridCursor = i;
+    markCursor();
+  }
+
+  function toggleGroup(i) {  // mark / unmark the near-copies of the image on this page
+    const item = state.grid[i];
+    if (!item) return;
+    if (!item.group) { toggle(i); return; }
+    const marked = !item.marked;
+    for (const it of state.grid) if (it.group === item.group) it.marked = marked;
     markCursor();
   }
 
@@ -326,8 +459,9 @@
     if (!state.grid.length) return;
     const group = state.grid.map((item) => {
       const prev = item.verdict || null;
-      const id = enqueue(item, item.marked ? "reject" : "accept");
-      item.verdict = item.marked ? "rejected" : "accepted";
+      const decision = item.marked ? marking().marked : marking().rest;
+      const id = enqueue(item, decision);
+      setVerdict(item, VERDICT[decision]);
       return { item, id, prev };
     });
     state.undo.push(group);
@@ -369,6 +503,7 @@
     if (state.mode === "focus") {
       const actions = {
         a: () => decideFocus("accept"), x: () => decideFocus("reject"), " ": () => move(1),
+        A: () => decideGroup("accept"), X: () => decideGroup("reject"),
         ArrowRight: () => move(1), ArrowLeft: () => move(-1),
       };
       if (actions[key]) { event.preventDefault(); actions[key](); }
@@ -381,6 +516,8 @@
         if (to >= 0 && to < state.grid.length) { state.gridCursor = to; markCursor(); }
       } else if (key === "x") {
         toggle(state.gridCursor);
+      } else if (key === "X") {
+        toggleGroup(state.gridCursor);
       } else if (key === "Enter") {
         event.preventDefault();
         commitGrid();
@@ -397,6 +534,9 @@
   click("btn-reject", () => decideFocus("reject"));
   click("btn-skip", () => move(1));
   click("btn-undo", undo);
+  click("btn-group-accept", () => decideGroup("accept"));
+  click("btn-group-reject", () => decideGroup("reject"));
+  click("btn-grid-group", () => toggleGroup(state.gridCursor));
   click("btn-grid-undo", undo);
   click("btn-prev", () => move(-1));
   click("btn-next", () => move(1));
@@ -430,6 +570,10 @@
     }
     $("title").textContent =
       `asyncfilter review · ${state.info.names.join(", ") || "nothing"} · ${state.info.outcome}`;
+    if (state.info.note) {
+      $("title").title = state.info.note;
+      $("empty").textContent = `Nothing left to review here (${state.info.note}).`;
+    }
     setCounts(state.info);
     await loadMore();
     renderFocus();
