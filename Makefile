@@ -37,8 +37,10 @@ review-demo: $(RUN)
 train-demo: $(RUN)
 	$(BIN)/python -m asyncfilter.testing._train_demo
 
+# Two workers: most of a test's time is spent waiting on the local servers (their own
+# processes), so two share the 2 cores well (a third was slower).
 test: $(DEV)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 lint: $(DEV)
 	$(BIN)/ruff check asyncfilter tests benchmarks

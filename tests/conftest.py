@@ -27,10 +27,12 @@ from asyncfilter.testing import (
     moto_server,
 )
 
-#: Every emulator setting but its seed, as the emulator starts: one test's injected faults
-#: (hangs, truncations...) never reach the next test.
+#: What the emulator was started with (its S3 endpoint, its seed) stays; every other setting
+#: goes back to its default, so one test's injected faults (hangs, truncations...) never
+#: reach the next test.
+STARTED_WITH = ("s3_endpoint_url", "seed")
 DEFAULT_SETTINGS: dict[str, Any] = {
-    name: value for name, value in asdict(EmulatorSettings()).items() if name != "seed"
+    name: value for name, value in asdict(EmulatorSettings()).items() if name not in STARTED_WITH
 }
 
 

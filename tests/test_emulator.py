@@ -11,7 +11,7 @@ import aioboto3
 import pytest
 from aiobotocore.config import AioConfig
 from botocore.exceptions import ClientError
-from conftest import DEFAULT_SETTINGS
+from conftest import DEFAULT_SETTINGS, STARTED_WITH
 
 from asyncfilter.testing import (
     EmulatorProcess,
@@ -160,6 +160,9 @@ def test_each_test_gets_an_emulator_with_every_setting_back_to_its_default(
     emulator_server.configure(truncate_rate=0.5, hang_rate=0.5, hang_ms=10, latency_ms=5)
     restored = emulator_server.configure(**DEFAULT_SETTINGS)
     defaults = asdict(EmulatorSettings())
-    assert {k: v for k, v in restored.items() if k != "seed"} == {
-        k: (list(v) if isinstance(v, tuple) else v) for k, v in defaults.items() if k != "seed"
+    assert {k: v for k, v in restored.items() if k not in STARTED_WITH} == {
+        k: (list(v) if isinstance(v, tuple) else v)
+        for k, v in defaults.items()
+        if k not in STARTED_WITH
     }
+    assert restored["s3_endpoint_url"] is not None  # still reads the images from moto
