@@ -29,7 +29,7 @@ import asyncio
 import dataclasses
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import anyio
 from aiohttp import web
@@ -49,13 +49,25 @@ from ._custom_state import (
     CustomLabelsSettings,
     Dataset,
     Project,
-    ServiceError,
     Version,
 )
 from ._labels import LabelStore, filter_labels
+from ._service_errors import ServiceError, check_image
 
-if TYPE_CHECKING:
-    from ._emulator import RekognitionEmulator
+
+class _Images(Protocol):
+    """What this half takes from the emulator it is part of: its settings (latency), its
+    S3 client and its reading of an ``Image`` parameter, shared with DetectLabels."""
+
+    @property
+    def settings(self) -> Any: ...
+
+    async def _s3_client(self) -> Any: ...
+
+    async def _image(
+        self, image: dict[str, Any], region: str | None
+    ) -> tuple[str, str, bytes | None]: ...
+
 
 ACCOUNT_ID = "123456789012"
 OPERATIONS = (
@@ -77,7 +89,7 @@ _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 class CustomLabelsService:
     """The Custom Labels half of :class:`RekognitionEmulator`; it owns its state and routes."""
 
-    def __init__(self, emulator: RekognitionEmulator) -> None:
+    def __init__(self, emulator: _Images) -> None:
         self._emulator = emulator
         self.settings = CustomLabelsSettings()
         self.store = LabelStore()
@@ -450,18 +462,13 @@ class CustomLabelsService:
         max_results = params.get("MaxResults")
         if not 0 <= min_conf <= 100 or (max_results is not None and int(max_results) < 0):
             raise ServiceError("InvalidParameterException", "MinConfidence or MaxResults invalid")
-        from ._emulator import ServiceError as ImageError
-        from ._emulator import _check_image
-
-        try:
-            bucket, key, content = await self._emulator._image(params.get("Image") or {}, region)
-            answer = self.store.lookup(bucket, key)
-            if answer.error:
-                raise ServiceError(answer.error, answer.message or f"{answer.error} for {key}")
-            if content is not None:
-                _check_image(content)
-        except ImageError as exc:  # the image failed as it would for DetectLabels
-            raise ServiceError(exc.code, exc.message, exc.status) from None
+        # an image fails as it would for DetectLabels (the same ServiceError)
+        bucket, key, content = await self._emulator._image(params.get("Image") or {}, region)
+        answer = self.store.lookup(bucket, key)
+        if answer.error:
+            raise ServiceError(answer.error, answer.message or f"{answer.error} for {key}")
+        if content is not None:
+            check_image(content)
         return {"CustomLabels": filter_labels(answer.labels, min_conf, max_results)}
 
 

@@ -35,12 +35,6 @@ class CustomLabelsSettings:
             setattr(self, name, value)
 
 
-class ServiceError(Exception):
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
-
-
 @dataclass(slots=True)
 class Dataset:
     arn: str

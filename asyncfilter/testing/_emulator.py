@@ -26,7 +26,6 @@ import base64
 import binascii
 import dataclasses
 import hashlib
-import io
 import json
 import random
 import re
@@ -40,12 +39,11 @@ from aiohttp import web
 
 from ._custom_labels import TARGETS as CUSTOM_LABELS_TARGETS
 from ._custom_labels import CustomLabelsService
-from ._custom_state import ServiceError as CustomLabelsError
 from ._labels import LabelStore, filter_labels
+from ._service_errors import ServiceError, check_image
 
 MAX_S3_BYTES = 15 * 1024 * 1024
 MAX_INLINE_BYTES = 5 * 1024 * 1024
-MIN_SIDE, MAX_SIDE = 80, 10_000
 LABEL_MODEL_VERSION = "3.0"
 #: SigV4 credential scope: access key id, then date/region/service
 _CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/[^/]*/([^/]*)/")
@@ -124,16 +122,6 @@ class EmulatorStats:
             "first_call": self.first_call,
             "last_call": self.last_call,
         }
-
-
-class ServiceError(Exception):
-    """An error answer: the ``__type`` and HTTP status DetectLabels would send."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
 
 
 class _TokenBucket:
@@ -258,8 +246,8 @@ class RekognitionEmulator:
             body = await self.custom_labels.handle(
                 request, target, (auth.group(2) if auth else "") or "us-east-1"
             )
-        except CustomLabelsError as exc:
-            return _error(ServiceError(exc.code, exc.message, exc.status))
+        except ServiceError as exc:
+            return _error(exc)
         return web.Response(
             body=json.dumps(body).encode(), content_type="application/x-amz-json-1.1"
         )
@@ -334,7 +322,7 @@ class RekognitionEmulator:
         if answer.error:
             raise ServiceError(answer.error, answer.message or f"{answer.error} for {key}")
         if content is not None:
-            _check_image(content)
+            check_image(content)
         stats.answered_by_object[name] += 1
         labels = filter_labels(answer.labels, min_conf, max_labels)
         return {"Labels": labels, "LabelModelVersion": LABEL_MODEL_VERSION}
@@ -430,26 +418,6 @@ class RekognitionEmulator:
 
     async def _cleanup(self, app: web.Application) -> None:
         await self._stack.aclose()
-
-
-def _check_image(content: bytes) -> None:
-    """Reject what DetectLabels rejects: not JPEG/PNG, unreadable, or sides out of range."""
-    if not (content.startswith(b"\xff\xd8\xff") or content.startswith(b"\x89PNG\r\n\x1a\n")):
-        raise ServiceError("InvalidImageFormatException", "Request has unsupported image format")
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(content)) as img:
-            width, height = img.size
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise ServiceError(
-            "InvalidImageFormatException", "Request has unsupported image format"
-        ) from None
-    if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
-        raise ServiceError(
-            "InvalidParameterException",
-            f"Image dimensions {width}x{height} are outside {MIN_SIDE}-{MAX_SIDE} pixels.",
-        )
 
 
 def _error(exc: ServiceError) -> web.Response:
