@@ -8,6 +8,7 @@ already handle SlowDown and 5xx for ListObjectsV2 and CopyObject.
 
 from __future__ import annotations
 
+import os
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -28,6 +29,13 @@ def make_session(config: ScanConfig) -> Any:
     return session_for(profile=config.profile, region=config.region)
 
 
+def region_from_env(region: str | None) -> str | None:
+    """``region``, else ``AWS_REGION``: the variable the AWS CLI v2 and the other SDKs read
+    first, which botocore ignores (it reads ``AWS_DEFAULT_REGION`` and the profile, as it
+    still will when neither is given here)."""
+    return region or os.environ.get("AWS_REGION") or None
+
+
 def session_for(*, profile: str | None, region: str | None) -> Any:
     """An aioboto3 session from the config, falling back to the standard AWS chain.
 
@@ -36,7 +44,7 @@ def session_for(*, profile: str | None, region: str | None) -> Any:
     and nothing in a sweep reads them. Sessions passed in by a caller are left as they are.
     """
     try:
-        session = aioboto3.Session(profile_name=profile, region_name=region)
+        session = aioboto3.Session(profile_name=profile, region_name=region_from_env(region))
     except ProfileNotFound as exc:
         raise ConfigError(f"AWS profile {profile!r} not found") from exc
     factory = session._session.get_component("response_parser_factory")

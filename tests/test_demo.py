@@ -53,7 +53,8 @@ def _playground_session(images: int) -> tuple[str, dict[str, str], str, int]:
                 break
             assert time.monotonic() < deadline, printed
         assert scan_line, printed
-        second = dict(os.environ, **env)
+        # only what was printed: a newcomer's terminal has no AWS_DEFAULT_REGION either
+        second = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | env
         argv = [sys.executable, "-m", "asyncfilter", *shlex.split(scan_line)[1:], "--no-state",
                 "--json"]  # fmt: skip
         argv.remove("--state")

@@ -154,10 +154,12 @@ def _blocking_stop(config: ScanConfig, arn: str) -> Callable[[], None]:
         from botocore.config import Config
         from botocore.session import Session
 
+        from .._clients import region_from_env
+
         try:
             client = Session(profile=config.profile).create_client(
                 "rekognition",
-                region_name=config.region,
+                region_name=region_from_env(config.region),
                 endpoint_url=config.rekognition_endpoint_url,
                 config=Config(connect_timeout=2, read_timeout=3, retries={"total_max_attempts": 2}),
             )
