@@ -290,7 +290,7 @@ async def test_demo_data_set_with_a_review_band_gives_all_five_exports(
     from asyncfilter.testing._demo import image_for, story
 
     source, dest = buckets
-    entries = story(300, seed=7)
+    entries = story(120, seed=7)
     await seed(s3, source, {key: image_for(n, kind) for n, (key, kind, _) in enumerate(entries)})
     await anyio.to_thread.run_sync(
         emulator.add_labels, labels_entries(source, {k: lb for k, _, lb in entries if lb})
