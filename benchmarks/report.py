@@ -49,13 +49,19 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
         for p in results["concurrency_curve"]
     ]
     m, v = results["machine"], results["versions"]
+    remeasured = "".join(
+        f"\nMeasured again with `--only {r['sections']}` ({r['mode']} mode, {r['seconds']} s) at "
+        f"{r['recorded_at']}: those figures are from that run, the others from the run above."
+        for r in results.get("remeasured", [])
+    )
     text = f"""# Benchmarks
 
 `make bench` runs everything; `make bench-quick` a shorter version (under 3 minutes). Both write
 [`benchmarks/results/latest.json`](benchmarks/results/latest.json) and the chart below, and
 regenerate this page. This run: **{results["mode"]}** mode, {results["seconds"]} s, recorded
 {results["recorded_at"]} on {m["platform"]} ({m["cpus"]} CPUs), Python {m["python"]},
-asyncfilter {v["asyncfilter"]}, aiobotocore {v["aiobotocore"]}, botocore {v["botocore"]}.
+asyncfilter {v["asyncfilter"]}, aiobotocore {v["aiobotocore"]},
+botocore {v["botocore"]}.{remeasured}
 
 This machine is shared and noisy, so every figure that compares is a ratio measured side by side
 in the same run. moto and the Rekognition emulator run in their own processes.

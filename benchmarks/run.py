@@ -2,6 +2,10 @@
 
 python -m benchmarks            # everything (make bench)
 python -m benchmarks --quick    # under 3 minutes (make bench-quick)
+python -m benchmarks --only engine,quota   # measure these sections again, keep the rest
+
+Sections: listing, review, estimates, engine (overhead and memory), quota (50 and 500 TPS, the
+published loop), pipeline, ledger (at the quota, resume), soak, stop, curve.
 """
 
 from __future__ import annotations
@@ -92,6 +96,24 @@ def check(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return verdicts
 
 
+SECTIONS = (
+    "listing", "review", "estimates", "engine", "quota", "pipeline", "ledger", "soak", "stop",
+    "curve",
+)  # fmt: skip
+#: The sections that need moto and the emulator running.
+SERVED = frozenset({"quota", "pipeline", "ledger", "soak", "stop", "curve"})
+
+
+def sections(only: str | None) -> set[str]:
+    if only is None:
+        return set(SECTIONS)
+    wanted = {name.strip() for name in only.split(",") if name.strip()}
+    unknown = wanted - set(SECTIONS)
+    if unknown or not wanted:
+        raise SystemExit(f"--only: unknown section(s) {sorted(unknown)}; pick from {SECTIONS}")
+    return wanted
+
+
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -99,24 +121,31 @@ def log(message: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--only",
+        metavar="SECTION[,SECTION]",
+        help="measure these sections again; keep the others from latest.json",
+    )
     args = parser.parse_args()
     quick = args.quick
+    want = sections(args.only)
     for name, value in TEST_CREDENTIALS.items():
         os.environ[name] = value
     started = time.perf_counter()
     bench: dict[str, Any] = {}
     curve: list[dict[str, Any]] = []
 
-    log("listing: one paginator, parallel, the parse ceiling; an S3 Inventory (synthetic S3)")
-    listing = subprocess.run(
-        [sys.executable, "-m", "benchmarks.listing", *(["--keys", "300000"] if quick else [])],
-        capture_output=True, text=True, check=True, cwd=HERE.parent,
-    )  # fmt: skip
-    bench.update(json.loads(listing.stdout.strip().splitlines()[-1]))
-    log(f"  {bench['listing']}")
-    log(f"  {bench['inventory']}")
+    if "listing" in want:
+        log("listing: one paginator, parallel, the parse ceiling; an S3 Inventory (synthetic S3)")
+        listing = subprocess.run(
+            [sys.executable, "-m", "benchmarks.listing", *(["--keys", "300000"] if quick else [])],
+            capture_output=True, text=True, check=True, cwd=HERE.parent,
+        )  # fmt: skip
+        bench.update(json.loads(listing.stdout.strip().splitlines()[-1]))
+        log(f"  {bench['listing']}")
+        log(f"  {bench['inventory']}")
 
-    if shutil.which("chromium"):
+    if "review" in want and shutil.which("chromium"):
         log("review page: keypress to next image, decisions/s, first image of a 100,000 band")
         review = subprocess.run(
             [sys.executable, "-m", "benchmarks.review"],
@@ -125,10 +154,19 @@ def main() -> None:
         bench["review"] = json.loads(review.stdout.strip().splitlines()[-1])
         log(f"  {bench['review']}")
 
-    log("stop rules: --min-hit-rate against --miss-cutoff (simulated sweeps)")
-    bench["estimates"] = estimates.run(30 if quick else 200)
-    log(f"  {bench['estimates']['good_5pct_clustered']['random_order']}")
+    if "estimates" in want:
+        log("stop rules: --min-hit-rate against --miss-cutoff (simulated sweeps)")
+        bench["estimates"] = estimates.run(30 if quick else 200)
+        log(f"  {bench['estimates']['good_5pct_clustered']['random_order']}")
 
+    if "engine" in want:
+        engine(bench, quick)
+    if want & SERVED:
+        served(bench, curve, want, quick)
+    finish(bench, curve, quick, started, args.only)
+
+
+def engine(bench: dict[str, Any], quick: bool) -> None:
     log("engine overhead (fakes, one core)")
     bench["engine_overhead"] = overhead("speed", "--images", "100000" if quick else "300000")
     log(f"  {bench['engine_overhead']['images_per_s']:,.0f} images/s")
@@ -143,6 +181,9 @@ def main() -> None:
     bench["memory"] = overhead("memory", "--keys", keys)
     log(f"  peak {bench['memory']['peak_mb']} MB, growth {bench['memory']['growth_mb']} MB")
 
+
+def served(bench: dict[str, Any], curve: list[dict[str, Any]], want: set[str], quick: bool) -> None:
+    """The scenarios against moto and the emulator (``curve`` is filled in place)."""
     with (
         moto_server(keep_alive=True) as moto,
         emulator_process(s3_endpoint_url=moto.endpoint_url) as emu,
@@ -151,76 +192,106 @@ def main() -> None:
         log(f"seeding {images} images into moto")
         env = anyio.run(scenarios.seed, moto, emu, images)
 
-        log("quota saturation (200 ± 50 ms, 50 TPS)")
-        bench["quota_saturation"] = anyio.run(scenarios.quota_saturation, env)
-        log(f"  {bench['quota_saturation']}")
-        log("quota saturation at a raised quota (200 ± 50 ms, 500 TPS)")
-        bench["quota_saturation_500"] = anyio.run(scenarios.quota_saturation, env, 500.0, 192)
-        log(f"  {bench['quota_saturation_500']}")
-        log("  the same with uvloop (the CLI's loop when the `fast` extra is installed)")
-        uv = anyio.run(
-            scenarios.quota_saturation, env, 500.0, 192, backend_options={"use_uvloop": True}
-        )
-        bench["quota_saturation_500"]["uvloop"] = uv
-        log(f"  {uv}")
-
-        log("published sequential loop on the same emulator")
-        bench["vs_sequential"] = scenarios.vs_sequential(
-            env, bench["quota_saturation"]["images_per_s"], 60 if quick else 200
-        )
-        log(f"  {bench['vs_sequential']}")
-
-        log("pipeline efficiency (no latency, no quota)")
-        bench["pipeline_efficiency"] = anyio.run(
-            scenarios.pipeline_efficiency, env, 2 if quick else 3
-        )
-        log(f"  {bench['pipeline_efficiency']}")
-
-        with tempfile.TemporaryDirectory() as tmp:
-            log("quota saturation with the ledger on")
-            bench["ledger"] = anyio.run(
-                scenarios.ledger_at_quota,
-                env,
-                bench["quota_saturation"],
-                f"{tmp}/a.sqlite",
-                "img/000" if quick else "",  # quick: the first 1,000 images
+        if "quota" in want or "ledger" in want:
+            log("quota saturation (200 ± 50 ms, 50 TPS)")
+            bench["quota_saturation"] = anyio.run(scenarios.quota_saturation, env)
+            log(f"  {bench['quota_saturation']}")
+        if "quota" in want:
+            log("quota saturation at a raised quota (200 ± 50 ms, 500 TPS)")
+            bench["quota_saturation_500"] = anyio.run(scenarios.quota_saturation, env, 500.0, 192)
+            log(f"  {bench['quota_saturation_500']}")
+            log("  the same with uvloop (the CLI's loop when the `fast` extra is installed)")
+            uv = anyio.run(
+                scenarios.quota_saturation, env, 500.0, 192, backend_options={"use_uvloop": True}
             )
-            log(f"  {bench['ledger']}")
-            log("interrupt halfway, resume")
-            bench["resume"] = anyio.run(scenarios.resume, env, f"{tmp}/b.sqlite")
-            log(f"  {bench['resume']}")
+            bench["quota_saturation_500"]["uvloop"] = uv
+            log(f"  {uv}")
 
-        soak_images = 5000 if quick else 20000
-        log(f"soak: {soak_images} images with ~10% faults")
-        bench["soak"] = anyio.run(scenarios.soak, env, soak_images)
-        log(f"  {bench['soak']}")
+            log("published sequential loop on the same emulator")
+            bench["vs_sequential"] = scenarios.vs_sequential(
+                env, bench["quota_saturation"]["images_per_s"], 60 if quick else 200
+            )
+            log(f"  {bench['vs_sequential']}")
 
-        log("stopping at the hit target")
-        bench["stop"] = anyio.run(scenarios.stopping, env)
-        log(f"  {bench['stop']}")
+        if "pipeline" in want:
+            log("pipeline efficiency (no latency, no quota)")
+            bench["pipeline_efficiency"] = anyio.run(
+                scenarios.pipeline_efficiency, env, 2 if quick else 3
+            )
+            log(f"  {bench['pipeline_efficiency']}")
 
-        levels = [1, 4, 16, 64] if quick else [1, 2, 4, 8, 16, 32, 64, 128]
-        log(f"concurrency curve {levels}")
-        curve = anyio.run(scenarios.concurrency_curve, env, levels)
-        for point in curve:
-            log(f"  {point}")
+        if "ledger" in want:
+            with tempfile.TemporaryDirectory() as tmp:
+                log("quota saturation with the ledger on")
+                bench["ledger"] = anyio.run(
+                    scenarios.ledger_at_quota,
+                    env,
+                    bench["quota_saturation"],
+                    f"{tmp}/a.sqlite",
+                    "img/000" if quick else "",  # quick: the first 1,000 images
+                )
+                log(f"  {bench['ledger']}")
+                log("interrupt halfway, resume")
+                bench["resume"] = anyio.run(scenarios.resume, env, f"{tmp}/b.sqlite")
+                log(f"  {bench['resume']}")
 
-    results: dict[str, Any] = {
-        "benchmarks": bench,
-        "concurrency_curve": curve,
-        "mode": "quick" if quick else "full",
-        "seconds": round(time.perf_counter() - started, 1),
-        "machine": machine(),
-        "versions": versions(),
-        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+        if "soak" in want:
+            soak_images = 5000 if quick else 20000
+            log(f"soak: {soak_images} images with ~10% faults")
+            bench["soak"] = anyio.run(scenarios.soak, env, soak_images)
+            log(f"  {bench['soak']}")
+
+        if "stop" in want:
+            log("stopping at the hit target")
+            bench["stop"] = anyio.run(scenarios.stopping, env)
+            log(f"  {bench['stop']}")
+
+        if "curve" in want:
+            levels = [1, 4, 16, 64] if quick else [1, 2, 4, 8, 16, 32, 64, 128]
+            log(f"concurrency curve {levels}")
+            curve[:] = anyio.run(scenarios.concurrency_curve, env, levels)
+            for point in curve:
+                log(f"  {point}")
+
+
+def finish(
+    bench: dict[str, Any],
+    curve: list[dict[str, Any]],
+    quick: bool,
+    started: float,
+    only: str | None,
+) -> None:
+    """Write latest.json, the chart and BENCHMARKS.md; with ``--only``, over the last run's
+    figures, saying which were measured again and when."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    seconds = round(time.perf_counter() - started, 1)
+    results: dict[str, Any]
+    if only is None:
+        results = {
+            "benchmarks": bench,
+            "concurrency_curve": curve,
+            "mode": "quick" if quick else "full",
+            "seconds": seconds,
+            "machine": machine(),
+            "versions": versions(),
+            "recorded_at": now,
+        }
+    else:
+        results = json.loads((RESULTS / "latest.json").read_text())
+        results["benchmarks"].update(bench)
+        if curve:
+            results["concurrency_curve"] = curve
+        results.setdefault("remeasured", []).append(
+            {"sections": only, "mode": "quick" if quick else "full", "seconds": seconds,
+             "recorded_at": now, "versions": versions()}
+        )  # fmt: skip
     results["targets"] = check(results)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     write_chart(results, RESULTS / "concurrency.png")
     write_markdown(results, HERE.parent / "BENCHMARKS.md")
     missed = [k for k, v in results["targets"].items() if not v["met"]]
-    log(f"done in {results['seconds']} s; targets missed: {', '.join(missed) or 'none'}")
+    log(f"done in {seconds} s; targets missed: {', '.join(missed) or 'none'}")
 
 
 if __name__ == "__main__":
