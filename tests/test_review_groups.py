@@ -184,3 +184,6 @@ async def test_a_member_outside_this_review_is_listed_but_not_in_the_band(
             (grouped.group[1], True, "review"),
             (grouped.group[2], False, "hit"),
         ]
+        # its thumbnail's URL, once expired, is renewed like the band's own
+        fresh = await get(http, "/api/url", bucket=grouped.source, key=grouped.group[2])
+        assert grouped.group[2] in fresh["url"]

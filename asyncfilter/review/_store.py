@@ -131,6 +131,15 @@ class ReviewStore:
         query = f"SELECT {columns} {source} WHERE {where} AND o.bucket = ? AND o.key = ?"
         async with self._db.execute(query, [*params, bucket, key]) as cur:
             row = await cur.fetchone()
+        if row is None:
+            # a near-copy shown beside the band (``group``) is shown from its copy too, and
+            # its URL is renewed like the band's own
+            query = (
+                f"SELECT {ITEM_COLUMNS} {FROM} "
+                "WHERE g.group_id IS NOT NULL AND o.bucket = ? AND o.key = ?"
+            )
+            async with self._db.execute(query, [bucket, key]) as cur:
+                row = await cur.fetchone()
         return (str(row[7]), str(row[8])) if row and row[7] and row[8] else None
 
     async def group(self, group_id: int, limit: int) -> list[dict[str, Any]]:
