@@ -3,12 +3,15 @@ emulator (and a real ``dupes`` run), as a person would make them."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import anyio
-from helpers import labels_entries, seed
+from helpers import labels_entries, list_keys, seed
 from review_helpers import BOX, robin_picture
 
 from asyncfilter import find_near_duplicates, scan
@@ -154,3 +157,27 @@ async def make_grouped_band(
     assert sizes == [3], found
     keys = sorted(images)
     return Grouped(source, dest, state, keys[:3], keys[3:])
+
+
+async def placed_grouped(s3: Any, grouped: Grouped) -> dict[str, list[str]]:
+    """The folders of the destination each image of ``grouped`` has a copy in."""
+    found: dict[str, list[str]] = {k: [] for k in grouped.group + grouped.others}
+    for key in await list_keys(s3, grouped.dest):
+        for source_key in found:
+            if key.endswith("/" + source_key):
+                found[source_key].append(key[: -len(source_key)])
+    return found
+
+
+@asynccontextmanager
+async def client(url: str, token: str) -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP client of the review page's API, with its token."""
+    headers = {"X-Review-Token": token}
+    async with aiohttp.ClientSession(base_url=url.split("?")[0], headers=headers) as session:
+        yield session
+
+
+async def get(http: aiohttp.ClientSession, path: str, **params: str) -> Any:
+    async with http.get(path, params=params) as response:
+        assert response.status == 200, await response.text()
+        return await response.json()

@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 import pytest
 from helpers import list_keys
-from review2_helpers import Grouped, make_grouped_band, make_misses
+from review2_helpers import make_grouped_band, make_misses, placed_grouped
 from review_helpers import Band, ledger_rows, make_band, placed
 
 from asyncfilter import open_review
@@ -556,12 +556,3 @@ async def test_the_group_buttons_reject_a_group_and_the_grid_marks_a_group_with_
     where = await placed_grouped(s3, grouped)
     assert [where[k] for k in grouped.group] == [["_rejected/Robin/"]] * 3
     assert [where[k] for k in grouped.others] == [["Robin/"]] * 3
-
-
-async def placed_grouped(s3: Any, grouped: Grouped) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {k: [] for k in grouped.group + grouped.others}
-    for key in await list_keys(s3, grouped.dest):
-        for source_key in found:
-            if key.endswith("/" + source_key):
-                found[source_key].append(key[: -len(source_key)])
-    return found

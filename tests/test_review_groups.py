@@ -6,15 +6,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from helpers import list_keys
-from review2_helpers import Grouped, make_grouped_band
+from review2_helpers import Grouped, client, get, make_grouped_band, placed_grouped
 from review_helpers import ledger_rows
 
 from asyncfilter import open_review
@@ -31,19 +28,6 @@ async def grouped(
     return await make_grouped_band(s3, emulator, buckets, config_for, tmp_path)
 
 
-@asynccontextmanager
-async def client(url: str, token: str) -> AsyncIterator[aiohttp.ClientSession]:
-    headers = {"X-Review-Token": token}
-    async with aiohttp.ClientSession(base_url=url.split("?")[0], headers=headers) as session:
-        yield session
-
-
-async def get(http: aiohttp.ClientSession, path: str, **params: str) -> Any:
-    async with http.get(path, params=params) as response:
-        assert response.status == 200, await response.text()
-        return await response.json()
-
-
 async def decide(http: aiohttp.ClientSession, source: str, keys: list[str], what: str) -> Any:
     """What the page sends for a group decision: one decision per member, in one request."""
     body = {
@@ -54,15 +38,6 @@ async def decide(http: aiohttp.ClientSession, source: str, keys: list[str], what
     async with http.post("/api/decisions", json=body) as response:
         assert response.status == 200, await response.text()
         return await response.json()
-
-
-async def folders(s3: Any, grouped: Grouped) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {k: [] for k in grouped.group + grouped.others}
-    for key in await list_keys(s3, grouped.dest):
-        for source_key in found:
-            if key.endswith("/" + source_key):
-                found[source_key].append(key[: -len(source_key)])
-    return found
 
 
 async def test_an_images_near_copies_are_listed_with_it_and_decided_together_and_undone_together(
@@ -102,7 +77,7 @@ async def test_an_images_near_copies_are_listed_with_it_and_decided_together_and
         assert [r["verdict"] for r in answer["results"]] == ["accepted"] * 3
         assert (answer["done"], answer["left"]) == (3, 3)
         await review.applier.apply_pending()
-        where = await folders(s3, grouped)
+        where = await placed_grouped(s3, grouped)
         assert [where[k] for k in grouped.group] == [["Robin/"]] * 3
         assert [where[k] for k in grouped.others] == [["_review/Robin/"]] * 3
         rows = ledger_rows(grouped.state)
@@ -117,7 +92,7 @@ async def test_an_images_near_copies_are_listed_with_it_and_decided_together_and
         answer = await decide(http, grouped.source, grouped.group, "revert")
         assert (answer["done"], answer["left"]) == (0, 6)
         await review.applier.apply_pending()
-    where = await folders(s3, grouped)
+    where = await placed_grouped(s3, grouped)
     assert all(where[k] == ["_review/Robin/"] for k in grouped.group + grouped.others)
     rows = ledger_rows(grouped.state)
     assert all(rows[k]["verdict"] is None for k in grouped.group)

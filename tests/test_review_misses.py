@@ -7,8 +7,6 @@ import json
 import sqlite3
 import sys
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ import aiohttp
 import anyio
 import pytest
 from helpers import labels_entries, list_keys, seed
-from review2_helpers import MISS_FLOOR, PROMISING, Misses, make_misses
+from review2_helpers import MISS_FLOOR, PROMISING, Misses, client, get, make_misses
 from review_helpers import ledger_rows, robin_picture
 
 from asyncfilter import ConfigError, ScanConfig, export, find_near_duplicates, open_review, scan
@@ -31,19 +29,6 @@ async def misses(
     s3: Any, emulator: Any, buckets: tuple[str, str], config_for: Any, tmp_path: Path
 ) -> Misses:
     return await make_misses(s3, emulator, buckets, config_for, tmp_path)
-
-
-@asynccontextmanager
-async def client(url: str, token: str) -> AsyncIterator[aiohttp.ClientSession]:
-    headers = {"X-Review-Token": token}
-    async with aiohttp.ClientSession(base_url=url.split("?")[0], headers=headers) as session:
-        yield session
-
-
-async def get(http: aiohttp.ClientSession, path: str, **params: str) -> Any:
-    async with http.get(path, params=params) as response:
-        assert response.status == 200, await response.text()
-        return await response.json()
 
 
 async def decide(http: aiohttp.ClientSession, source: str, *items: tuple[str, str]) -> Any:
