@@ -1,6 +1,6 @@
 """The rate gate in front of DetectLabels: steady, and adaptive when the service pushes back.
 
-A leaky bucket (aiolimiter) two calls deep sends at ``rate`` calls per second. The rate starts at
+A leaky bucket (aiolimiter) a few calls deep (:func:`depth`) sends at ``rate`` calls per second. The rate starts at
 the configured ``--tps`` and follows AIMD, as TCP does: a ThrottlingException halves it (at most
 once per second, so one burst of throttles counts once), and every success adds back a little,
 about ``step`` calls per second each second, never above the configured ceiling. When the real
@@ -15,6 +15,21 @@ import time
 from aiolimiter import AsyncLimiter
 
 
+#: How late a wake-up the gate absorbs without losing the call it was due to send.
+SLACK_S = 0.02
+
+
+def depth(rate: float) -> int:
+    """The bucket's depth: at least 2 calls, and ``SLACK_S`` seconds of calls at ``rate``.
+
+    With a depth of 1, every late wake-up of the event loop is lost and the rate sags ~5%; a
+    depth of 2 absorbs one at tens of TPS, but at 500 TPS two calls are 4 ms, less than a busy
+    loop's wake-up delay. 20 ms of calls keeps the start a trickle (10 calls at 500 TPS), not
+    a burst.
+    """
+    return max(2, round(rate * SLACK_S))
+
+
 class AdaptiveRate:
     """A rate limit that halves on throttling and creeps back on success."""
 
@@ -24,9 +39,7 @@ class AdaptiveRate:
         self.ceiling = ceiling
         self.floor = min(floor, ceiling)
         self.rate = ceiling
-        # depth 2: one call of slack absorbs event-loop wake-up delays, so the steady rate is
-        # exactly `rate` (with a depth of 1, every late wake-up is lost and the rate sags ~5%)
-        self._limiter = AsyncLimiter(2, 2.0 / ceiling)
+        self._limiter = AsyncLimiter(depth(ceiling), depth(ceiling) / ceiling)
         self._step = max(0.5, ceiling * 0.02)
         self._last_cut = float("-inf")
 

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from asyncfilter._rate import AdaptiveRate, FixedRate
+from asyncfilter._rate import AdaptiveRate, FixedRate, depth
 
 
 async def test_aimd_halves_once_per_second_and_creeps_back_to_the_ceiling(
@@ -35,3 +37,30 @@ async def test_floor_and_fixed_rate() -> None:
     fixed.throttled()
     fixed.succeeded()
     assert fixed.rate == 25.0
+
+
+async def test_a_late_wake_up_at_a_raised_quota_loses_no_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # at 500 TPS a call is due every 2 ms; a loop that wakes 15 ms late owes 7 calls, and the
+    # gate must let them go at once rather than lose them (a depth of 2 kept only 2)
+    now = [1000.0]
+    monkeypatch.setattr(asyncio.get_running_loop(), "time", lambda: now[0])
+    rate = FixedRate(500.0)
+    limiter = rate._limiter
+    sent = 0
+    while limiter.has_capacity():
+        await rate.acquire()
+        sent += 1
+    assert sent == depth(500.0) == 10  # the start: 20 ms of calls, a trickle, not a burst
+    now[0] += 0.015
+    owed = 0
+    while limiter.has_capacity():
+        await rate.acquire()
+        owed += 1
+    assert owed == 7
+
+
+def test_the_gate_stays_two_calls_deep_at_tens_of_tps() -> None:
+    assert depth(50.0) == 2
+    assert depth(1.0) == 2
