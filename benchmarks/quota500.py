@@ -1,0 +1,78 @@
+"""Only the quota-saturation scenarios (50 and 500 TPS), with CPU per image, for working on
+the raised-quota target without the whole suite.
+
+python -m benchmarks.quota500 [--images 3000] [--uvloop] [--profile out.prof] [--only 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import time
+from functools import partial
+from typing import Any
+
+import anyio
+
+from asyncfilter.testing import TEST_CREDENTIALS, emulator_process, moto_server
+
+from . import scenarios
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--images", type=int, default=3000)
+    parser.add_argument("--only", choices=["50", "500"], default=None)
+    parser.add_argument("--uvloop", action="store_true", help="also run 500 TPS on uvloop")
+    parser.add_argument("--profile", default=None, help="cProfile the 500 TPS run into this file")
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    for name, value in TEST_CREDENTIALS.items():
+        os.environ[name] = value
+    out: dict[str, Any] = {}
+    with (
+        moto_server(keep_alive=True) as moto,
+        emulator_process(s3_endpoint_url=moto.endpoint_url) as emu,
+    ):
+        env = anyio.run(scenarios.seed, moto, emu, args.images)
+        runs: list[tuple[str, float, int, dict[str, Any], bool]] = []
+        if args.only != "500":
+            runs.append(("50", 50.0, 32, {}, True))
+        uv = {"use_uvloop": True}
+        for _ in range(args.repeat if args.only != "50" else 0):
+            runs += [("500_botocore", 500.0, 192, {}, False), ("500", 500.0, 192, {}, True)]
+            if args.uvloop:
+                runs += [("500_botocore_uvloop", 500.0, 192, uv, False)]
+                runs += [("500_uvloop", 500.0, 192, uv, True)]
+        for name, quota, concurrency, options, direct in runs:
+            mine, server, emulator = (
+                scenarios.own_cpu(),
+                scenarios.process_cpu(moto.pid),
+                scenarios.process_cpu(emu.pid),
+            )
+            profiler = cProfile.Profile() if args.profile and name == "500" else None
+            started = time.perf_counter()
+            if profiler:
+                profiler.enable()
+            run = partial(scenarios.quota_saturation, direct=direct)
+            result = anyio.run(run, env, quota, concurrency, backend_options=options)
+            if profiler:
+                profiler.disable()
+                profiler.dump_stats(args.profile)
+            wall = time.perf_counter() - started
+            n = result["images"]
+            result["cpu_ms_per_image"] = {
+                "client": round(1000 * (scenarios.own_cpu() - mine) / n, 3),
+                "moto": round(1000 * (scenarios.process_cpu(moto.pid) - server) / n, 3),
+                "emulator": round(1000 * (scenarios.process_cpu(emu.pid) - emulator) / n, 3),
+            }
+            result["wall_s"] = round(wall, 2)
+            out.setdefault(name, []).append(result)
+            print(name, json.dumps(result), flush=True)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
