@@ -151,26 +151,28 @@ def parse_error(status: int, headers: dict[str, str], body: bytes) -> dict[str, 
 
 def wire_error(exc: BaseException, url: str) -> BaseException:
     """The botocore exception aiobotocore's ``AIOHTTPSession.send`` raises for ``exc``."""
+    error: BaseException
     if isinstance(exc, aiohttp.ClientSSLError):
-        return SSLError(endpoint_url=url, error=exc)
-    if isinstance(
+        error = SSLError(endpoint_url=url, error=exc)
+    elif isinstance(
         exc,
         aiohttp.ServerDisconnectedError
         | aiohttp.ClientPayloadError
         | aiohttp.http_exceptions.BadStatusLine,
     ):
-        return ConnectionClosedError(error=exc, request=None, endpoint_url=url)
-    if isinstance(exc, aiohttp.ServerTimeoutError):
+        error = ConnectionClosedError(error=exc, request=None, endpoint_url=url)
+    elif isinstance(exc, aiohttp.ServerTimeoutError):
         if str(exc).lower().startswith("connect"):
-            return ConnectTimeoutError(endpoint_url=url, error=exc)
-        return ReadTimeoutError(endpoint_url=url, error=exc)
-    if isinstance(
-        exc, aiohttp.ClientConnectorError | aiohttp.ClientConnectionError | socket.gaierror
-    ):
-        return EndpointConnectionError(endpoint_url=url, error=exc)
-    if isinstance(exc, asyncio.TimeoutError):
-        return ReadTimeoutError(endpoint_url=url, error=exc)
-    return HTTPClientError(error=exc)
+            error = ConnectTimeoutError(endpoint_url=url, error=exc)
+        else:
+            error = ReadTimeoutError(endpoint_url=url, error=exc)
+    elif isinstance(exc, aiohttp.ClientConnectionError | socket.gaierror):  # refused, reset...
+        error = EndpointConnectionError(endpoint_url=url, error=exc)
+    elif isinstance(exc, asyncio.TimeoutError):
+        error = ReadTimeoutError(endpoint_url=url, error=exc)
+    else:
+        error = HTTPClientError(error=exc)
+    return error
 
 
 def direct_detect_labels(client: Any) -> DirectDetectLabels | None:
