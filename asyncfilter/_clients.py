@@ -18,6 +18,7 @@ from botocore.exceptions import NoRegionError, ProfileNotFound
 from ._aws import BucketCheck, bucket_check_error, credentials_error
 from ._config import ScanConfig
 from ._detection import install_direct_detection
+from ._endpoint_cache import cache_endpoint_resolution
 from ._errors import ConfigError, DestinationError, SourceError, SweepAborted
 from ._log import logger
 
@@ -61,7 +62,9 @@ async def open_s3(stack: AsyncExitStack, session: Any, config: ScanConfig) -> An
     cfg = _client_config(
         config, retries={"mode": "standard", "total_max_attempts": config.s3_max_attempts}
     )
-    return await _open(stack, session, "s3", config.s3_endpoint_url, cfg)
+    client = await _open(stack, session, "s3", config.s3_endpoint_url, cfg)
+    cache_endpoint_resolution(client)  # one rule-set evaluation per bucket, not per object
+    return client
 
 
 async def open_plain_s3(

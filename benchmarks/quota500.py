@@ -52,7 +52,9 @@ def main() -> None:
                 scenarios.process_cpu(moto.pid),
                 scenarios.process_cpu(emu.pid),
             )
-            profiler = cProfile.Profile() if args.profile and name == "500" else None
+            profiler = (
+                cProfile.Profile(time.process_time) if args.profile and name == "500" else None
+            )
             started = time.perf_counter()
             if profiler:
                 profiler.enable()
