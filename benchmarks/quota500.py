@@ -1,7 +1,10 @@
 """Only the quota-saturation scenarios (50 and 500 TPS), with CPU per image, for working on
 the raised-quota target without the whole suite.
 
-python -m benchmarks.quota500 [--images 3000] [--uvloop] [--profile out.prof] [--only 500]
+python -m benchmarks.quota500 [--images 3000] [--variants 500,500_botocore] [--repeat N]
+                              [--profile out.prof]   # cProfile (CPU time) of the "500" runs
+
+``500_botocore``: DetectLabels through botocore's request pipeline, the rest as in ``500``.
 """
 
 from __future__ import annotations
@@ -24,8 +27,11 @@ from . import scenarios
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, default=3000)
-    parser.add_argument("--only", choices=["50", "500"], default=None)
-    parser.add_argument("--uvloop", action="store_true", help="also run 500 TPS on uvloop")
+    parser.add_argument(
+        "--variants",
+        default="50,500_botocore,500,500_uvloop",
+        help="comma-separated: 50, 500, 500_uvloop, 500_botocore, 500_botocore_uvloop",
+    )
     parser.add_argument("--profile", default=None, help="cProfile the 500 TPS run into this file")
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
@@ -38,15 +44,14 @@ def main() -> None:
     ):
         env = anyio.run(scenarios.seed, moto, emu, args.images)
         runs: list[tuple[str, float, int, dict[str, Any], bool]] = []
-        if args.only != "500":
-            runs.append(("50", 50.0, 32, {}, True))
-        uv = {"use_uvloop": True}
-        for _ in range(args.repeat if args.only != "50" else 0):
-            runs += [("500_botocore", 500.0, 192, {}, False), ("500", 500.0, 192, {}, True)]
-            if args.uvloop:
-                runs += [("500_botocore_uvloop", 500.0, 192, uv, False)]
-                runs += [("500_uvloop", 500.0, 192, uv, True)]
-        for name, quota, concurrency, options, direct in runs:
+        for _ in range(args.repeat):
+            for name in args.variants.split(","):
+                quota = 50.0 if name == "50" else 500.0
+                options = {"use_uvloop": True} if name.endswith("uvloop") else {}
+                runs.append(
+                    (name, quota, 32 if quota == 50.0 else 192, options, "botocore" in name)
+                )
+        for name, quota, concurrency, options, botocore in runs:
             mine, server, emulator = (
                 scenarios.own_cpu(),
                 scenarios.process_cpu(moto.pid),
@@ -58,7 +63,8 @@ def main() -> None:
             started = time.perf_counter()
             if profiler:
                 profiler.enable()
-            run = partial(scenarios.quota_saturation, direct=direct)
+            # (a tree from before the direct path has no such argument: only the default runs)
+            run = partial(scenarios.quota_saturation, **({"direct": False} if botocore else {}))
             result = anyio.run(run, env, quota, concurrency, backend_options=options)
             if profiler:
                 profiler.disable()
