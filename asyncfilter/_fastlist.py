@@ -89,10 +89,10 @@ def _cut(body: bytes, usual: list[tuple[bytes, ...]]) -> bytes:
     if first < 0 or last < 0:
         return body
     last += len(b"</Contents>")
-    # the records matched hold this many tags: if the span holds no more, it holds nothing else
-    tags = sum(12 + 2 * algorithms.count(b"<ChecksumAlgorithm>") + 2 * bool(kind)
-               for _, _, _, algorithms, kind, _, _ in usual)  # fmt: skip
-    if body.count(b"<", first, last) != tags:
+    # the records matched hold this many tags (six elements each, and their checksum fields):
+    # if the span holds no more, it holds nothing else
+    checksums = body.count(b"<Checksum", first, last)
+    if body.count(b"<", first, last) != 12 * len(usual) + 2 * checksums:
         return _CONTENTS.sub(b"", body)
     return body[:first] + body[last:]
 
