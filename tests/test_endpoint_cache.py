@@ -88,3 +88,31 @@ async def test_a_sweeps_s3_client_copies_with_the_cache(moto: MotoServer, s3: An
             await copier.copy(S3Object(source, key, 1), dest, f"robin/{key}")
     listed = await s3.list_objects_v2(Bucket=dest)
     assert sorted(o["Key"] for o in listed["Contents"]) == [f"robin/{k}" for k in sorted(keys)]
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def test_the_sweeps_clients_send_a_user_agent_built_once(moto: MotoServer) -> None:
+    from asyncfilter._clients import FIXED_USER_AGENT
+
+    config = ScanConfig(
+        source="s3://src-bucket", dest="s3://dst-bucket", labels=("Robin",),
+        s3_endpoint_url=moto.endpoint_url,
+    )  # fmt: skip
+    sent: list[str] = []
+    async with AsyncExitStack() as stack:
+        client = await open_s3(stack, make_session(config), config)
+
+        def note(request: Any, **_: Any) -> None:
+            sent.append(_text(request.headers["User-Agent"]))
+
+        client.meta.events.register("before-send.s3.*", note)
+        await client.list_buckets()
+        await client.list_buckets()
+    assert FIXED_USER_AGENT is not None
+    assert FIXED_USER_AGENT.startswith("aiobotocore/")
+    assert sent == [sent[0], sent[0]]
+    assert sent[0].startswith(FIXED_USER_AGENT)
+    assert sent[0].endswith("asyncfilter/0.1")
