@@ -44,7 +44,25 @@ def session_for(*, profile: str | None, region: str | None) -> Any:
         raise ConfigError(f"AWS profile {profile!r} not found") from exc
     factory = session._session.get_component("response_parser_factory")
     factory.set_parser_defaults(timestamp_parser=str)
+    _share_loader(session._session)
     return session
+
+
+#: botocore's data loaders by search path, shared by the sessions made here
+_LOADERS: dict[tuple[str, ...], Any] = {}
+
+
+def _share_loader(botocore_session: Any) -> None:
+    """Give the session the data loader of an earlier session with the same search path.
+
+    A loader caches the service models it has read, but each session makes its own, so every
+    sweep re-read S3's model (~0.15 s of CPU before the first call); a process running several
+    sweeps (a library user, the benchmarks) now reads it once."""
+    loader = botocore_session.get_component("data_loader")
+    key = tuple(getattr(loader, "search_paths", ()))
+    shared = _LOADERS.setdefault(key, loader)
+    if shared is not loader:
+        botocore_session.register_component("data_loader", shared)
 
 
 def _fixed_user_agent() -> str | None:

@@ -77,6 +77,14 @@ def main() -> None:
                 "emulator": round(1000 * (scenarios.process_cpu(emu.pid) - emulator) / n, 3),
             }
             result["wall_s"] = round(wall, 2)
+            # the calls' own span at the emulator: the rate once calls flow, without the
+            # sweep's start (clients, preflight, first listing page) and its tail
+            stats = emu.stats()
+            span = (stats["last_call"] or 0.0) - (stats["first_call"] or 0.0)
+            if span > 0:
+                result["span_calls_per_s"] = round(stats["calls"] / span, 1)
+                result["span_ratio"] = round(stats["calls"] / span / quota, 4)
+                result["outside_span_s"] = round(result["seconds"] - span, 2)
             out.setdefault(name, []).append(result)
             print(name, json.dumps(result), flush=True)
     print(json.dumps(out))

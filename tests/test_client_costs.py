@@ -1,4 +1,6 @@
-"""S3 endpoint resolution ignores what no rule reads, so botocore's cache hits per bucket."""
+"""What the sweep's clients no longer redo per request or per sweep: endpoint resolution per
+object (only what the rules read is passed, so botocore's cache hits per bucket), the
+User-Agent per request, and the service models per session."""
 
 from __future__ import annotations
 
@@ -116,3 +118,17 @@ async def test_the_sweeps_clients_send_a_user_agent_built_once(moto: MotoServer)
     assert sent == [sent[0], sent[0]]
     assert sent[0].startswith(FIXED_USER_AGENT)
     assert sent[0].endswith("asyncfilter/0.1")
+
+
+def test_sessions_made_for_sweeps_share_the_service_models_they_have_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from asyncfilter._clients import session_for
+
+    first = session_for(profile=None, region="us-east-1")._session
+    second = session_for(profile=None, region="eu-west-1")._session
+    assert first.get_component("data_loader") is second.get_component("data_loader")
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))  # models from elsewhere: not shared
+    other = session_for(profile=None, region="us-east-1")._session
+    assert other.get_component("data_loader") is not first.get_component("data_loader")
+    assert str(tmp_path) in other.get_component("data_loader").search_paths
