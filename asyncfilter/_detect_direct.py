@@ -17,7 +17,10 @@ one small JSON POST whose answer is read as plain JSON, so this transport sends 
 
 :func:`direct_detect_labels` builds one only for a client it fully understands (an aiohttp
 session, SigV4, credentials, no proxy); for anything else it returns ``None`` and the caller
-keeps botocore's path.
+keeps botocore's path. It reads the client's signer, credentials and HTTP session from
+aiobotocore's private attributes; ``tests/test_detect_direct.py`` checks that a sweep's client
+still qualifies, so an aiobotocore release that moves them fails a test rather than silently
+sending every call through botocore again.
 """
 
 from __future__ import annotations
