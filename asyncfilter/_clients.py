@@ -13,11 +13,14 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 import aioboto3
+import aiobotocore
 from aiobotocore.config import AioConfig
 from botocore.exceptions import NoRegionError, ProfileNotFound
 
 from ._aws import BucketCheck, bucket_check_error, credentials_error
 from ._config import ScanConfig
+from ._detection import install_direct_detection
+from ._endpoint_cache import cache_endpoint_resolution
 from ._errors import ConfigError, DestinationError, SourceError, SweepAborted
 from ._log import logger
 
@@ -49,11 +52,53 @@ def session_for(*, profile: str | None, region: str | None) -> Any:
         raise ConfigError(f"AWS profile {profile!r} not found") from exc
     factory = session._session.get_component("response_parser_factory")
     factory.set_parser_defaults(timestamp_parser=str)
+    _share_loader(session._session)
     return session
+
+
+#: botocore's data loaders by search path, shared by the sessions made here
+_LOADERS: dict[tuple[str, ...], Any] = {}
+
+
+def _share_loader(botocore_session: Any) -> None:
+    """Give the session the data loader of an earlier session with the same search path.
+
+    A loader caches the service models it has read, but each session makes its own, so every
+    sweep re-read S3's model (~0.15 s of CPU before the first call); a process running several
+    sweeps (a library user, the benchmarks) now reads it once."""
+    loader = botocore_session.get_component("data_loader")
+    key = tuple(getattr(loader, "search_paths", ()))
+    shared = _LOADERS.setdefault(key, loader)
+    if shared is not loader:
+        botocore_session.register_component("data_loader", shared)
+
+
+def _fixed_user_agent() -> str | None:
+    """The User-Agent botocore would build, once.
+
+    botocore rebuilds the header for every request (a quarter of a millisecond of CPU, to add
+    which features the request used); a ``user_agent`` given in the config is sent as it is.
+    So the sweep's clients are given this string, built once, without the per-request part.
+    """
+    try:
+        from botocore.useragent import UserAgentString
+
+        agent = UserAgentString.from_environment().set_session_config(
+            session_user_agent_name="aiobotocore",
+            session_user_agent_version=aiobotocore.__version__,
+            session_user_agent_extra=None,
+        )
+        return str(agent.to_string())
+    except Exception:  # another botocore: let it build its own, per request
+        return None
+
+
+FIXED_USER_AGENT = _fixed_user_agent()
 
 
 def _client_config(config: ScanConfig, *, retries: dict[str, Any]) -> AioConfig:
     return AioConfig(
+        user_agent=FIXED_USER_AGENT,
         # the workers' copies, the parallel listings, and a few to spare
         max_pool_connections=config.concurrency + config.list_concurrency + 8,
         connect_timeout=10,
@@ -68,7 +113,9 @@ async def open_s3(stack: AsyncExitStack, session: Any, config: ScanConfig) -> An
     cfg = _client_config(
         config, retries={"mode": "standard", "total_max_attempts": config.s3_max_attempts}
     )
-    return await _open(stack, session, "s3", config.s3_endpoint_url, cfg)
+    client = await _open(stack, session, "s3", config.s3_endpoint_url, cfg)
+    cache_endpoint_resolution(client)  # one rule-set evaluation per bucket, not per object
+    return client
 
 
 async def open_plain_s3(
@@ -96,10 +143,18 @@ async def _open(
         raise ConfigError("no AWS region: pass --region or set AWS_REGION") from exc
 
 
-async def open_rekognition(stack: AsyncExitStack, session: Any, config: ScanConfig) -> Any:
-    """Open the sweep's Rekognition client on ``stack``."""
+async def open_rekognition(
+    stack: AsyncExitStack, session: Any, config: ScanConfig, *, direct: bool = True
+) -> Any:
+    """Open the sweep's Rekognition client on ``stack``.
+
+    With ``direct``, its DetectLabels calls skip botocore's request pipeline (a quarter of
+    the CPU per call, see :func:`~asyncfilter._detection.install_direct_detection`)."""
     cfg = _client_config(config, retries={"total_max_attempts": 1})
-    return await _open(stack, session, "rekognition", config.rekognition_endpoint_url, cfg)
+    client = await _open(stack, session, "rekognition", config.rekognition_endpoint_url, cfg)
+    if direct:
+        install_direct_detection(client)
+    return client
 
 
 async def check_bucket(

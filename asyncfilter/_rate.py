@@ -1,11 +1,11 @@
 """The rate gate in front of DetectLabels: steady, and adaptive when the service pushes back.
 
-A leaky bucket (aiolimiter) a few calls deep (:func:`depth`) sends at ``rate`` calls per second. The rate starts at
-the configured ``--tps`` and follows AIMD, as TCP does: a ThrottlingException halves it (at most
-once per second, so one burst of throttles counts once), and every success adds back a little,
-about ``step`` calls per second each second, never above the configured ceiling. When the real
-quota is below ``--tps``, the sending rate settles just under it and the throttled share falls,
-instead of every worker retrying into a wall.
+A leaky bucket (aiolimiter) a few calls deep (:func:`depth`) sends at ``rate`` calls per second.
+The rate starts at the configured ``--tps`` and follows AIMD, as TCP does: a ThrottlingException
+halves it (at most once per second, so one burst of throttles counts once), and every success
+adds back a little, about ``step`` calls per second each second, never above the configured
+ceiling. When the real quota is below ``--tps``, the sending rate settles just under it and the
+throttled share falls, instead of every worker retrying into a wall.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 
 from aiolimiter import AsyncLimiter
-
 
 #: How late a wake-up the gate absorbs without losing the call it was due to send.
 SLACK_S = 0.02

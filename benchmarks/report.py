@@ -111,7 +111,9 @@ in the same run. moto and the Rekognition emulator run in their own processes.
 
 11. **Quota saturation at a raised quota** (`quota_saturation_500`): figure 1 at 500 TPS
    (`--tps 500 --concurrency 192`: about 125 calls are in flight at 200 ms), the sweep in one
-   process on one core beside moto and the emulator.
+   process on one core beside moto and the emulator. Side by side in the same run: `uvloop`
+   (the CLI's loop with the `fast` extra) and `botocore_detection` (DetectLabels through
+   botocore's request pipeline instead of the direct path, everything else the same).
 12. **Listing** (`listing`): a synthetic S3 (`asyncfilter.testing.synthetic_s3_server`, generated
    keys, {b.get("listing", {}).get("latency_ms", 100)} ms a page) with
    {b.get("listing", {}).get("keys")} keys: one paginator (timed on its first pages; the whole

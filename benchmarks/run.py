@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,11 @@ def served(bench: dict[str, Any], curve: list[dict[str, Any]], want: set[str], q
             )
             bench["quota_saturation_500"]["uvloop"] = uv
             log(f"  {uv}")
+            log("  the same with DetectLabels through botocore's pipeline (the direct path's A/B)")
+            via_botocore = partial(scenarios.quota_saturation, direct=False)
+            botocore = anyio.run(via_botocore, env, 500.0, 192)
+            bench["quota_saturation_500"]["botocore_detection"] = botocore
+            log(f"  {botocore}")
 
             log("published sequential loop on the same emulator")
             bench["vs_sequential"] = scenarios.vs_sequential(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -118,3 +119,43 @@ async def test_an_error_or_a_cut_body_in_a_200_is_still_turned_into_a_retry(
         customized_response_dict={},
     )
     assert response["status_code"] == 500
+
+
+def _record(key: str, extra: bytes = b"") -> bytes:
+    return (
+        f"<Contents><Key>{key}</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified>"
+        f"<ETag>&quot;e&quot;</ETag>".encode()
+        + extra
+        + b"<Size>1</Size><StorageClass>STANDARD</StorageClass></Contents>"
+    )
+
+
+@pytest.mark.parametrize(
+    "between",
+    [
+        b"",  # side by side: cut in one slice
+        b"\n  ",  # whitespace between records: still one slice
+        b"<Marker>m</Marker>",  # something else between them: removed record by record
+        b"<Contents><Key>x</Key><Owner><ID>1</ID></Owner></Contents>",  # botocore's own
+    ],
+)
+def test_what_is_left_for_botocore_is_the_page_without_the_records_read(between: bytes) -> None:
+    from asyncfilter._fastlist import _CONTENTS, _read
+
+    checksum = b"<ChecksumAlgorithm>CRC32</ChecksumAlgorithm><ChecksumType>FULL</ChecksumType>"
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult><Name>b</Name>'
+        + _record("a")
+        + between
+        + _record("b&amp;c", checksum)
+        + b"<CommonPrefixes><Prefix>d/</Prefix></CommonPrefixes>"
+        + b"<IsTruncated>false</IsTruncated></ListBucketResult>"
+    )
+    items, rest = _read(body)
+    if items is None:  # a record botocore must read: the page is left whole
+        assert rest == body
+        return
+    assert [item["Key"] for item in items] == ["a", "b&c"]
+    # the same elements (whitespace between records may go with them)
+    assert re.sub(rb">\s+<", b"><", rest) == re.sub(rb">\s+<", b"><", _CONTENTS.sub(b"", body))
+    assert b"<CommonPrefixes><Prefix>d/</Prefix></CommonPrefixes>" in rest

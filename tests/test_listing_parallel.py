@@ -83,6 +83,29 @@ async def test_a_large_part_keeps_being_split() -> None:
     assert stats.largest_range_keys < len(keys) / 4
 
 
+class SlowPagesClient(ListingClient):
+    """Pages take a while, probes none: the idle workers have time to split (as over HTTP)."""
+
+    async def list_objects_v2(self, **kw: Any) -> dict[str, Any]:
+        if kw.get("MaxKeys", 1000) > 1:
+            await anyio.sleep(0.05)
+        return await super().list_objects_v2(**kw)
+
+
+async def test_a_small_bucket_is_not_probed_much_more_than_it_is_listed() -> None:
+    # 3,000 keys in one folder, 16 workers: splitting cannot pay for many probes here
+    keys = [f"img/{i:06d}.jpg" for i in range(3000)]
+    client = SlowPagesClient(keys)
+    lister = ParallelS3Lister(client, concurrency=16, page_size=1000)
+    got = flatten(await collect(lister, "b"))
+    assert sorted(o.key for o in got) == keys
+    stats = lister.last_stats
+    assert stats is not None
+    pages = stats.requests - stats.probes
+    # one probe a page, the allowance, and the first split (a coarse wave, then fine ones)
+    assert stats.probes <= pages + 8 + 8 + 2 * 32
+
+
 async def test_listing_runs_no_further_ahead_than_its_buffer() -> None:
     client = ListingClient(key_space("hashes:50000"))
     lister = ParallelS3Lister(client, concurrency=4, page_size=100)
