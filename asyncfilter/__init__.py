@@ -8,8 +8,6 @@ is used, so that ``asyncfilter --help`` and a program that only builds a configu
 fast.
 """
 
-from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
-from importlib.metadata import version as _version
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from ._config import S3Location, ScanConfig
@@ -59,15 +57,12 @@ if _TYPE_CHECKING:
     from ._order import RandomOrderLister
     from ._plan import Plan, plan
     from ._scan import Sweep, open_scan, scan
+    from ._version import __version__
     from .review import Review, open_review
-
-try:
-    __version__ = _version("asyncfilter")
-except _PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
 
 #: Public names imported on first use: ``name -> module`` (``(module, attribute)`` if renamed).
 _LAZY: dict[str, str | tuple[str, str]] = {
+    "__version__": "._version",
     "Copier": "._copying",
     "S3Copier": "._copying",
     "CustomLabelsDetector": "._detection_custom",

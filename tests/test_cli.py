@@ -376,3 +376,18 @@ def test_progress_lines_show_the_estimate_forecast_and_hint_within_80_columns() 
     assert lines[2].startswith("50,000 hits need ")
     assert lines[3].startswith('"Robbin" never appeared')
     assert all(len(line) <= 80 for line in lines), [len(line) for line in lines]
+
+
+def test_help_loads_neither_the_aws_stack_nor_the_log_renderers() -> None:
+    # `asyncfilter --help` must answer at once: what it does not need is imported on first use
+    probe = (
+        "import sys, runpy; sys.argv = ['asyncfilter', '--help']\n"
+        "try:\n    runpy.run_module('asyncfilter', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('botocore', 'aioboto3', 'aiohttp', 'structlog', "
+        "'importlib.metadata') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[]", out

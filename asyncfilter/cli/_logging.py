@@ -8,8 +8,6 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any
 
-import structlog
-
 _SECRET_KEYS = re.compile(r"secret|token|password|credential|authorization", re.IGNORECASE)
 _SECRET_VALUES = re.compile(r"(?i)(aws_secret_access_key|aws_session_token)\s*[=:]\s*\S+")
 
@@ -25,7 +23,12 @@ def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
 
 
 def configure_logging(fmt: str = "auto", level: str = "info") -> None:
-    """Configure structlog for the CLI; the library itself never configures logging."""
+    """Configure structlog for the CLI; the library itself never configures logging.
+
+    structlog is imported here, when a command runs, not with the CLI (a tenth of a second
+    that ``asyncfilter --help`` does not need)."""
+    import structlog
+
     if fmt == "auto":
         fmt = "console" if sys.stderr.isatty() else "json"
     renderer: Any = (
