@@ -11,6 +11,7 @@ import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import aioboto3
@@ -18,8 +19,10 @@ import pytest
 import structlog
 
 from asyncfilter import ScanConfig
+from asyncfilter._custom._registry import Registry
 from asyncfilter.testing import (
     TEST_CREDENTIALS,
+    CustomLabelsAdmin,
     EmulatorProcess,
     EmulatorSettings,
     MotoServer,
@@ -139,3 +142,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if _SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.servers)
+
+
+# --- Custom Labels: the emulator's admin client, a Rekognition client, a model registry ------
+
+
+@pytest.fixture
+def admin(emulator: EmulatorProcess) -> CustomLabelsAdmin:
+    """The emulator's Custom Labels admin (its clock and durations as the emulator starts)."""
+    return CustomLabelsAdmin(emulator.endpoint_url)
+
+
+@pytest.fixture
+async def rek(emulator: EmulatorProcess) -> AsyncIterator[Any]:
+    async with aioboto3.Session().client("rekognition", endpoint_url=emulator.endpoint_url) as c:
+        yield c
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Registry:
+    """A registry of started models of this test's own."""
+    return Registry(tmp_path / "models.json")

@@ -8,15 +8,13 @@ from typing import Any
 
 import anyio
 import pytest
-from helpers import JPEG, unique
+from helpers import JPEG, admin, unique
 
 from asyncfilter.cli import main
 from asyncfilter.testing import CustomLabelsAdmin
 
-
-async def admin_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """A blocking admin call, off the event loop."""
-    return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+#: A blocking admin call, off the event loop (named apart from the ``admin`` fixture).
+admin_call = admin
 
 
 def classification_line(bucket: str, key: str, label: str) -> dict[str, Any]:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aioboto3
 import pytest
 from custom_helpers import admin_call, trained_model
 from helpers import JPEG, jpeg, labels_entries, list_keys, robin, seed, unique
@@ -36,17 +34,6 @@ def admin(emulator: EmulatorProcess) -> CustomLabelsAdmin:
     admin = CustomLabelsAdmin(emulator.endpoint_url)
     admin.fast(0.01)
     return admin
-
-
-@pytest.fixture
-async def rek(emulator: EmulatorProcess) -> AsyncIterator[Any]:
-    async with aioboto3.Session().client("rekognition", endpoint_url=emulator.endpoint_url) as c:
-        yield c
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Registry:
-    return Registry(tmp_path / "models.json")
 
 
 def custom(name: str, confidence: float, box: dict[str, float] | None = None) -> dict[str, Any]:

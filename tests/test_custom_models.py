@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aioboto3
 import orjson
 import pytest
 from custom_helpers import admin_call, run_cli, trained_model
@@ -26,22 +24,6 @@ from asyncfilter.cli._model import status_printer
 from asyncfilter.testing import CustomLabelsAdmin, EmulatorProcess
 
 POLL = 0.02
-
-
-@pytest.fixture
-def admin(emulator: EmulatorProcess) -> CustomLabelsAdmin:
-    return CustomLabelsAdmin(emulator.endpoint_url)
-
-
-@pytest.fixture
-async def rek(emulator: EmulatorProcess) -> AsyncIterator[Any]:
-    async with aioboto3.Session().client("rekognition", endpoint_url=emulator.endpoint_url) as c:
-        yield c
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Registry:
-    return Registry(tmp_path / "models.json")
 
 
 @pytest.fixture

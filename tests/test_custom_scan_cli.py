@@ -6,11 +6,9 @@ import dataclasses
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aioboto3
 import anyio
 import pytest
 from anyio.abc import Process
@@ -21,17 +19,6 @@ from asyncfilter import ConfigError, ScanConfig, start_model
 from asyncfilter._custom._registry import Registry
 from asyncfilter.cli._scan_model import config_for_model
 from asyncfilter.testing import TEST_CREDENTIALS, CustomLabelsAdmin, EmulatorProcess, MotoServer
-
-
-@pytest.fixture
-def admin(emulator: EmulatorProcess) -> CustomLabelsAdmin:
-    return CustomLabelsAdmin(emulator.endpoint_url)
-
-
-@pytest.fixture
-async def rek(emulator: EmulatorProcess) -> AsyncIterator[Any]:
-    async with aioboto3.Session().client("rekognition", endpoint_url=emulator.endpoint_url) as c:
-        yield c
 
 
 @pytest.fixture
