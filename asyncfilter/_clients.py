@@ -23,8 +23,7 @@ from ._detection import install_direct_detection
 from ._endpoint_cache import cache_endpoint_resolution
 from ._errors import ConfigError, DestinationError, SourceError, SweepAborted
 from ._log import logger
-
-USER_AGENT = "asyncfilter/0.1"
+from ._user_agent import USER_AGENT
 
 
 def make_session(config: ScanConfig) -> Any:

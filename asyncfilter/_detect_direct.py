@@ -26,13 +26,11 @@ sending every call through botocore again.
 from __future__ import annotations
 
 import asyncio
-import platform
 import socket
 from concurrent.futures import CancelledError
 from typing import Any
 
 import aiohttp
-import botocore
 import orjson
 from botocore.exceptions import (
     ClientError,
@@ -49,13 +47,11 @@ from botocore.exceptions import (
 from ._aws import detection_error
 from ._models import DETECT_LABELS, Detection, S3Object
 from ._sigv4 import JsonPostSigner
+from ._user_agent import direct_user_agent
 
 _TARGET = "RekognitionService.DetectLabels"
 _CONTENT_TYPE = "application/x-amz-json-1.1"
-USER_AGENT = (
-    f"asyncfilter/0.1 direct-detect-labels botocore/{botocore.__version__} "
-    f"aiohttp/{aiohttp.__version__} python/{platform.python_version()}"
-)
+USER_AGENT = direct_user_agent("direct-detect-labels")
 _HEADERS = {"X-Amz-Target": _TARGET, "Content-Type": _CONTENT_TYPE, "User-Agent": USER_AGENT}
 
 

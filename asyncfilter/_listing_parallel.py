@@ -36,9 +36,11 @@ from anyio.abc import ObjectSendStream, TaskGroup
 from ._aws import listing_error
 from ._errors import ConfigError
 from ._keysplit import Alphabet, probe_points, spread
-from ._listing import s3_object
+from ._list_direct import ListPage, direct_listing
 from ._models import S3Object
+from ._user_agent import direct_user_agent
 
+_USER_AGENT = direct_user_agent("direct-list-objects-v2")
 _MAX_WAVES = 8  # rounds of probes per split: each narrows the search C+1-fold
 _MAX_SEEDS_PER_WORKER = 4  # folders from the delimiter page kept as boundaries
 _COARSE_PROBES = 8  # a coarse wave spans 16**8: the keys' scale, whatever it is
@@ -137,6 +139,7 @@ class _Listing:
 
     def __init__(self, lister: ParallelS3Lister, bucket: str, prefix: str) -> None:
         self.lister = lister
+        self.direct = direct_listing(lister._client, user_agent=_USER_AGENT)
         self.bucket = bucket
         self.prefix = prefix
         self.error: Exception | None = None
@@ -250,20 +253,36 @@ class _Listing:
                 best = part
         return best
 
+    async def _page(self, max_keys: int, **where: str) -> ListPage:
+        """One page of the range starting ``where`` (``start_after`` or ``token``): read
+        directly when it can be (:mod:`._list_direct`), else through botocore."""
+        owner = self.lister._expected_owner
+        if self.direct is not None:
+            self.requests += 1
+            page = await self.direct.page(
+                self.bucket, self.prefix, max_keys=max_keys, expected_owner=owner, **where
+            )
+            if page is not None:
+                return page
+        kwargs: dict[str, Any] = {"MaxKeys": max_keys}
+        if "token" in where:
+            kwargs["ContinuationToken"] = where["token"]
+        elif "start_after" in where:
+            kwargs["StartAfter"] = where["start_after"]
+        return ListPage.from_botocore(self.bucket, await self._call(**kwargs))
+
     async def _list(self, part: _Range, send: ObjectSendStream[Sequence[S3Object]]) -> None:
-        bucket, learn = self.bucket, self.alphabet.learn
-        kwargs: dict[str, Any] = {"MaxKeys": self.lister._page_size}
-        if part.lo is not None:
-            kwargs["StartAfter"] = part.lo
+        learn = self.alphabet.learn
+        where: dict[str, str] = {} if part.lo is None else {"start_after": part.lo}
         while True:
-            page = await self._call(**kwargs)
-            items = page.get("Contents", ())
+            page = await self._page(self.lister._page_size, **where)
+            items = page.objects
             hi = part.hi  # read after the page arrived: a split may have lowered it meanwhile
-            if hi is None or not items or items[-1]["Key"] <= hi:
-                out = [s3_object(bucket, item) for item in items]
-                ended = not page.get("IsTruncated")
+            if hi is None or not items or items[-1].key <= hi:
+                out = items
+                ended = not page.truncated
             else:
-                out = [s3_object(bucket, item) for item in items if item["Key"] <= hi]
+                out = [item for item in items if item.key <= hi]
                 ended = True
             part.pages += 1
             part.keys += len(out)
@@ -277,8 +296,9 @@ class _Listing:
                 await send.send(out)
             if ended:
                 return
-            kwargs.pop("StartAfter", None)
-            kwargs["ContinuationToken"] = page["NextContinuationToken"]
+            if page.next_token is None:  # truncated without a token: S3 never answers so
+                raise ValueError("a truncated ListObjectsV2 page without a continuation token")
+            where = {"token": page.next_token}
 
     # --- splitting -------------------------------------------------------------------------
 
@@ -337,8 +357,7 @@ class _Listing:
 
     async def _probe(self, point: str, out: list[str | None], i: int) -> None:
         self.probes += 1
-        page = await self._call(StartAfter=point, MaxKeys=1)
-        items = page.get("Contents", ())
-        out[i] = items[0]["Key"] if items else None
+        items = (await self._page(1, start_after=point)).objects
+        out[i] = items[0].key if items else None
         if items:
-            self.alphabet.learn((items[0]["Key"],))
+            self.alphabet.learn((items[0].key,))

@@ -7,10 +7,14 @@ Prints one JSON object: ``listing`` and ``inventory``. The synthetic S3 runs in 
 and waits ``--latency-ms`` per page (S3 takes 50-150 ms); the client runs here, on one core.
 
 - ``parse_ceiling_keys_per_s``: keys listed per second of this process's CPU time, with no
-  latency (one paginator): what one core can take in, however many paginators run.
-- ``one_paginator_keys_per_s``: one paginator at the page latency. At 100 ms a page, 10 M keys
-  would take ~20 minutes, so it is measured on the first ``--one-pages`` pages (the rate of a
-  paginator does not depend on the bucket's size) and the figure is keys/s.
+  latency, by one range of the parallel lister (the direct reader, :mod:`asyncfilter._list_direct`):
+  what one core can take in, however many ranges run.
+- ``one_paginator_keys_per_s``: botocore's ListObjectsV2 paginator (as the AWS CLI and boto3
+  list, and asyncfilter with ``--list-concurrency 1``) at the page latency. At 100 ms a page,
+  10 M keys would take ~20 minutes, so it is measured on the first ``--one-pages`` pages (the
+  rate of a paginator does not depend on the bucket's size) and the figure is keys/s.
+- ``one_direct_paginator_keys_per_s``: the same with one range of the parallel lister, to tell
+  what parallelism gives from what the direct reader gives (``speedup_vs_one_direct``).
 - ``parallel_keys_per_s``: :class:`ParallelS3Lister` over the whole bucket, same latency.
 - ``growth_mb``: resident memory at the end of the parallel listing minus after its first
   100,000 keys (the consumer counts keys and drops pages, as the engine's bounded queue does).
@@ -25,6 +29,8 @@ import json
 import os
 import tempfile
 import time
+from contextlib import aclosing
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -66,25 +72,29 @@ async def parse_ceiling(url: str, keys: int) -> dict[str, float]:
         install_fast_listing(client)
         listed = 0
         cpu, wall = time.process_time(), time.perf_counter()
-        async for page in S3Lister(client).pages(BUCKET, ""):
-            listed += len(page)
-            if listed >= keys:
-                break
+        pages = ParallelS3Lister(client, concurrency=1).pages(BUCKET, "")
+        async with aclosing(pages):  # stopped early: closed in this task, as the engine does
+            async for page in pages:
+                listed += len(page)
+                if listed >= keys:
+                    break
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     return {"keys": listed, "cpu_s": cpu, "wall_s": wall, "keys_per_cpu_s": listed / cpu}
 
 
-async def one_paginator(url: str, pages: int) -> dict[str, float]:
+async def one_paginator(url: str, pages: int, *, direct: bool = False) -> dict[str, float]:
     async with await _client(url, 8) as client:
         install_fast_listing(client)
         listed = 0
         wall = time.perf_counter()
-        iterator = S3Lister(client).pages(BUCKET, "")
-        async for page in iterator:
-            listed += len(page)
-            pages -= 1
-            if pages == 0:
-                break
+        lister = ParallelS3Lister(client, concurrency=1) if direct else S3Lister(client)
+        iterator = lister.pages(BUCKET, "")
+        async with aclosing(iterator):
+            async for page in iterator:
+                listed += len(page)
+                pages -= 1
+                if pages == 0:
+                    break
         wall = time.perf_counter() - wall
     return {"keys": listed, "seconds": wall, "keys_per_s": listed / wall}
 
@@ -123,6 +133,7 @@ def run_listing(keys: int, latency_ms: float, one_pages: int, concurrency: int) 
         ceiling = anyio.run(parse_ceiling, fast.endpoint_url, min(keys, 300_000))
     with synthetic_s3_server(spec, latency_ms=latency_ms) as slow:
         one = anyio.run(one_paginator, slow.endpoint_url, one_pages)
+        one_direct = anyio.run(partial(one_paginator, direct=True), slow.endpoint_url, one_pages)
         server_cpu = cpu_s(slow.pid)
         many = anyio.run(parallel, slow.endpoint_url, concurrency)
         many["server_cpu_s"] = round(cpu_s(slow.pid) - server_cpu, 1)
@@ -137,6 +148,8 @@ def run_listing(keys: int, latency_ms: float, one_pages: int, concurrency: int) 
         "one_paginator_measured_keys": one["keys"],
         "parallel_keys_per_s": round(many["keys_per_s"]),
         "speedup": round(many["keys_per_s"] / one["keys_per_s"], 2),
+        "one_direct_paginator_keys_per_s": round(one_direct["keys_per_s"]),
+        "speedup_vs_one_direct": round(many["keys_per_s"] / one_direct["keys_per_s"], 2),
         "parse_ceiling_keys_per_s": round(ceiling["keys_per_cpu_s"]),
         "ceiling_ratio": round(many["keys_per_s"] / ceiling["keys_per_cpu_s"], 3),
         "growth_mb": many["growth_mb"],
@@ -188,7 +201,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int)
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--one-pages", type=int, default=30)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--skip-inventory", action="store_true")
     args = parser.parse_args()
     os.environ.update(TEST_CREDENTIALS)

@@ -14,8 +14,9 @@ from aiobotocore.config import AioConfig
 from botocore.exceptions import NoRegionError
 
 from .._aws import Kind, classify
-from .._clients import USER_AGENT, session_for
+from .._clients import session_for
 from .._errors import ConfigError, CredentialsError
+from .._user_agent import USER_AGENT
 from ._errors import CustomLabelsError
 
 T = TypeVar("T")

@@ -49,6 +49,10 @@ class KeySpace(Sequence[str]):
     def __iter__(self) -> Iterator[str]:
         return (self.key(i) for i in range(self._count))
 
+    def keys(self, start: int, stop: int) -> list[str]:
+        """Keys ``start`` to ``stop`` (a page's worth at once: what a server renders)."""
+        return [self.key(i) for i in range(max(start, 0), min(stop, self._count))]
+
 
 class HashKeys(KeySpace):
     """``PREFIX<hex>SUFFIX`` for ``count`` values spread evenly over ``16**width``."""
@@ -62,6 +66,11 @@ class HashKeys(KeySpace):
 
     def key(self, index: int) -> str:
         return f"{self._prefix}{index * self._step:0{self._width}x}{self._suffix}"
+
+    def keys(self, start: int, stop: int) -> list[str]:
+        prefix, suffix, width, step = self._prefix, self._suffix, self._width, self._step
+        start, stop = max(start, 0), min(stop, self._count)
+        return [f"{prefix}{v:0{width}x}{suffix}" for v in range(start * step, stop * step, step)]
 
 
 class NumberedKeys(KeySpace):
@@ -99,6 +108,9 @@ class ListKeys(KeySpace):
 
     def key(self, index: int) -> str:
         return self._keys[index]
+
+    def keys(self, start: int, stop: int) -> list[str]:
+        return self._keys[max(start, 0) : stop]
 
 
 class Concat(KeySpace):

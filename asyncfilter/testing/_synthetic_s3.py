@@ -23,7 +23,7 @@ import hashlib
 import random
 import re
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote_plus
 from xml.sax.saxutils import escape
@@ -66,6 +66,29 @@ def _contents(key: str, encoded: str) -> str:
         f"<ETag>&quot;{etag}&quot;</ETag><Size>{1024 + crc % (4 << 20)}</Size>"
         f"<StorageClass>{storage}</StorageClass></Contents>"
     )
+
+
+def _records(keys: Sequence[str], enc: Callable[[str], str], url: bool) -> list[str]:
+    """:func:`_contents` for a page of keys, inlined: the server renders ~150,000 keys a
+    second for the listing benchmark, on the core the client does not use."""
+    md5, crc32, modified = hashlib.md5, zlib.crc32, _LAST_MODIFIED
+    if url and _SAFE.fullmatch("".join(keys)):
+        enc = str  # no key needs encoding: check the page once, not each key
+    out = []
+    for key in keys:
+        raw = key.encode()
+        crc = crc32(raw)
+        out.append(
+            f"<Contents><Key>{enc(key)}</Key><LastModified>{modified}</LastModified>"
+            f"<ETag>&quot;{md5(raw, usedforsecurity=False).hexdigest()}&quot;</ETag>"
+            f"<Size>{1024 + crc % (4 << 20)}</Size><StorageClass>"
+            f"{'GLACIER' if crc % 64 == 0 else 'STANDARD'}</StorageClass></Contents>"
+        )
+    return out
+
+
+def _slice(keys: Sequence[str], start: int, stop: int) -> Sequence[str]:
+    return keys.keys(start, stop) if isinstance(keys, KeySpace) else keys[start:stop]
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -194,6 +217,13 @@ class SyntheticS3:
         contents: list[str] = []
         prefixes: list[str] = []
         last: tuple[str, str] | None = None
+        if not delimiter:  # no folders to roll up: the page is the next max_keys keys at once
+            end = bisect.bisect_left(keys, _after(prefix), i) if prefix else n
+            batch = _slice(keys, i, min(i + max(max_keys, 0), end))
+            contents = _records(batch, enc, url)
+            if batch:
+                last = ("A", batch[-1])
+            i += len(batch)
         while i < n and len(contents) + len(prefixes) < max_keys:
             key = keys[i]
             if not key.startswith(prefix):
