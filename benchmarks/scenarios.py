@@ -218,18 +218,34 @@ async def quota_saturation(
 
 
 async def saturate(
-    emulator: EmulatorProcess, config: ScanConfig, images: int, quota: float, *, direct: bool
+    emulator: EmulatorProcess,
+    config: ScanConfig,
+    images: int,
+    quota: float,
+    *,
+    direct: bool,
+    phases: bool = False,
 ) -> dict[str, Any]:
     """Sweep with ``config`` at 200 ± 50 ms and a quota of ``quota`` at the emulator, and
-    report the rate against the quota (the core of both quota scenarios)."""
+    report the rate against the quota (the core of both quota scenarios). ``phases``: also
+    the seconds from calling ``scan`` to the first DetectLabels the emulator saw, and from the
+    last one to ``scan`` returning (the emulator stamps calls with the wall clock)."""
     await configure_emulator(emulator, **LATENCY, tps=quota, burst=quota, error_rate=0.0)
+    called = time.time()
     async with AsyncExitStack() as stack:
         rekognition = None
         if not direct:
             rekognition = await open_rekognition(stack, make_session(config), config, direct=False)
         report = await scan(config, rekognition_client=rekognition)
+    returned = time.time()
     stats = await anyio.to_thread.run_sync(emulator.stats)
     s = report.stats
+    extra: dict[str, float] = {}
+    if phases and stats.get("first_call") and stats.get("last_call"):
+        extra = {
+            "to_first_call_s": round(stats["first_call"] - called, 3),
+            "after_last_call_s": round(returned - stats["last_call"], 3),
+        }
     return {
         "quota": quota,
         "images": images,
@@ -242,6 +258,7 @@ async def saturate(
         # the rate while calls flow (first to last call at the emulator), without the sweep's
         # start and tail, which weigh ~15% on a 6-second run
         "steady_ratio": round(steady_rate(stats) / quota, 4),
+        **extra,
     }
 
 
@@ -254,7 +271,7 @@ async def quota_saturation_long(
     dest = env.fresh_dest()
     config = env.config(dest, tps=quota, concurrency=concurrency)
     before = await anyio.to_thread.run_sync(env.server.stats)
-    result = await saturate(env.emulator, config, len(env.keys), quota, direct=direct)
+    result = await saturate(env.emulator, config, len(env.keys), quota, direct=direct, phases=True)
     after = await anyio.to_thread.run_sync(env.server.stats)
     result["copies_at_s3"] = after["copy"] - before["copy"]
     result["source"] = "synthetic"
