@@ -219,3 +219,16 @@ def test_a_writable_bucket_that_is_also_a_source_is_refused_with_one_line() -> N
         synthetic_s3_server({"b": "hashes:1"}, writable=("b",), timeout=20),
     ):
         pass
+
+
+async def test_head_object_reports_the_listed_size_and_a_missing_key_is_a_404(
+    synthetic_s3: Any,
+) -> None:
+    head = await synthetic_s3.head_object(Bucket="same", Key="c&d<e>")
+    assert (head["ContentLength"], head["ETag"]) == (
+        object_size("c&d<e>"),
+        f'"{object_etag("c&d<e>")}"',
+    )
+    for bucket in ("same", "copies"):
+        with pytest.raises(ClientError, match="404"):
+            await synthetic_s3.head_object(Bucket=bucket, Key="not/there")
