@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import resource
+import tempfile
 import time
-from collections.abc import Sequence
-from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import AsyncExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aioboto3
@@ -25,7 +27,16 @@ from asyncfilter import (
     scan,
 )
 from asyncfilter._clients import make_session, open_rekognition
-from asyncfilter.testing import EmulatorProcess, FakeCopier, FakeLister, MotoServer, make_image
+from asyncfilter.testing import (
+    EmulatorProcess,
+    FakeCopier,
+    FakeLister,
+    MotoServer,
+    SyntheticS3Server,
+    make_image,
+    synthetic_s3_server,
+)
+from asyncfilter.testing._synthetic_s3 import object_storage_class
 
 from .bare import bare_detect_loop
 from .baseline import published_loop
@@ -73,15 +84,92 @@ async def seed(moto: MotoServer, emulator: EmulatorProcess, count: int) -> Env:
         async with anyio.create_task_group() as tg:
             for key in keys:
                 tg.start_soon(put, key)
+    await anyio.to_thread.run_sync(label_every_tenth, emulator, source, keys)
+    return Env(moto, emulator, source, "bench-dest", keys)
+
+
+def label_every_tenth(emulator: EmulatorProcess, source: str, keys: Sequence[str]) -> None:
+    """Teach the emulator that one key in ten is a robin and the rest trees, and to answer by
+    key without reading S3."""
     robin = [{"Name": "Robin", "Confidence": 95.0, "Parents": [{"Name": "Bird"}]}]
     tree = [{"Name": "Tree", "Confidence": 97.0}]
     entries = [
         {"bucket": source, "key": k, "labels": robin if i % 10 == 0 else tree}
         for i, k in enumerate(keys)
     ]
-    await anyio.to_thread.run_sync(emulator.add_labels, entries)
-    await anyio.to_thread.run_sync(lambda: emulator.configure(check_objects=False, **NO_LOAD))
-    return Env(moto, emulator, source, "bench-dest", keys)
+    emulator.add_labels(entries)
+    emulator.configure(check_objects=False, **NO_LOAD)
+
+
+#: S3 answers a ListObjectsV2 page in 50-150 ms; the synthetic source waits this long a page.
+PAGE_LATENCY_MS = 50.0
+
+
+@dataclass
+class SyntheticEnv:
+    """A source of ``keys`` listed by a synthetic S3 (no bodies: the emulator answers by key)
+    and empty writable buckets on the same server for the copies, one per run."""
+
+    server: SyntheticS3Server
+    emulator: EmulatorProcess
+    source: str
+    keys: list[str]
+    dests: list[str]
+    page_latency_ms: float
+    used: int = field(default=0)
+
+    def fresh_dest(self) -> str:
+        if self.used == len(self.dests):
+            raise RuntimeError(f"all {len(self.dests)} destination buckets are used")
+        self.used += 1
+        return self.dests[self.used - 1]
+
+    def config(self, dest: str, **overrides: Any) -> ScanConfig:
+        values: dict[str, Any] = {
+            "source": f"s3://{self.source}",
+            "dest": f"s3://{dest}",
+            "labels": ("Robin",),
+            "s3_endpoint_url": self.server.endpoint_url,
+            "rekognition_endpoint_url": self.emulator.endpoint_url,
+        }
+        values.update(overrides)
+        return ScanConfig(**values)
+
+
+def synthetic_keys(count: int) -> list[str]:
+    """``count`` keys named as in :func:`seed`, leaving out those the synthetic S3 reports in
+    GLACIER (a sweep skips them without a call, which would flatter the rate)."""
+    keys: list[str] = []
+    i = 0
+    while len(keys) < count:
+        key = f"img/{i:06d}.jpg"
+        if object_storage_class(key) != "GLACIER":
+            keys.append(key)
+        i += 1
+    return keys
+
+
+@contextmanager
+def synthetic_env(
+    emulator: EmulatorProcess,
+    images: int,
+    *,
+    page_latency_ms: float = PAGE_LATENCY_MS,
+    runs: int = 32,
+) -> Iterator[SyntheticEnv]:
+    """A synthetic S3 in its own process listing ``images`` keys, with ``runs`` empty
+    destination buckets; the emulator taught their labels (one in ten a robin)."""
+    source = "bench-synthetic"
+    keys = synthetic_keys(images)
+    dests = [f"bench-synthetic-dest-{i}" for i in range(1, runs + 1)]
+    with tempfile.TemporaryDirectory() as tmp:
+        listing = Path(tmp) / "keys.txt"
+        listing.write_text("\n".join(keys) + "\n", encoding="utf-8")
+        with synthetic_s3_server(
+            {source: f"file:{listing}"}, writable=dests, latency_ms=page_latency_ms
+        ) as server:
+            label_every_tenth(emulator, source, keys)
+            yield SyntheticEnv(server, emulator, source, keys, dests, page_latency_ms)
 
 
 _dest_counter = 0
@@ -108,9 +196,13 @@ CALM: dict[str, Any] = {
 
 async def configure(env: Env, **settings: Any) -> None:
     """Set the emulator to ``settings`` on top of a calm baseline, and zero its counts."""
+    await configure_emulator(env.emulator, **settings)
+
+
+async def configure_emulator(emulator: EmulatorProcess, **settings: Any) -> None:
     merged = {**CALM, **settings}
-    await anyio.to_thread.run_sync(lambda: env.emulator.configure(**merged))
-    await anyio.to_thread.run_sync(env.emulator.reset)
+    await anyio.to_thread.run_sync(lambda: emulator.configure(**merged))
+    await anyio.to_thread.run_sync(emulator.reset)
 
 
 async def quota_saturation(
@@ -120,29 +212,71 @@ async def quota_saturation(
     copied): achieved rate / quota. At 500 TPS about 125 calls are in flight, so
     ``concurrency`` must be above that. ``direct=False``: DetectLabels through botocore's
     request pipeline (the sweep's client as asyncfilter opens it, without the direct path)."""
-    await configure(env, **LATENCY, tps=quota, burst=quota, error_rate=0.0)
     dest = await fresh_dest(env)
     config = env.config(dest, tps=quota, concurrency=concurrency)
+    return await saturate(env.emulator, config, len(env.keys), quota, direct=direct)
+
+
+async def saturate(
+    emulator: EmulatorProcess,
+    config: ScanConfig,
+    images: int,
+    quota: float,
+    *,
+    direct: bool,
+    phases: bool = False,
+) -> dict[str, Any]:
+    """Sweep with ``config`` at 200 ± 50 ms and a quota of ``quota`` at the emulator, and
+    report the rate against the quota (the core of both quota scenarios). ``phases``: also
+    the seconds from calling ``scan`` to the first DetectLabels the emulator saw, and from the
+    last one to ``scan`` returning (the emulator stamps calls with the wall clock)."""
+    await configure_emulator(emulator, **LATENCY, tps=quota, burst=quota, error_rate=0.0)
+    called = time.time()
     async with AsyncExitStack() as stack:
         rekognition = None
         if not direct:
             rekognition = await open_rekognition(stack, make_session(config), config, direct=False)
         report = await scan(config, rekognition_client=rekognition)
-    stats = await anyio.to_thread.run_sync(env.emulator.stats)
+    returned = time.time()
+    stats = await anyio.to_thread.run_sync(emulator.stats)
     s = report.stats
+    extra: dict[str, float] = {}
+    if phases and stats.get("first_call") and stats.get("last_call"):
+        extra = {
+            "to_first_call_s": round(stats["first_call"] - called, 3),
+            "after_last_call_s": round(returned - stats["last_call"], 3),
+        }
     return {
         "quota": quota,
-        "images": len(env.keys),
+        "images": images,
         "images_per_s": round(s.images_per_s, 2),
         "ratio": round(s.images_per_s / quota, 4),
         "throttled_share": round(stats["throttled"] / max(1, stats["calls"]), 4),
-        "lost": len(env.keys) - s.decided + s.errors,
+        "lost": images - s.decided + s.errors,
         "hits": s.hits,
         "seconds": round(s.elapsed_s, 2),
         # the rate while calls flow (first to last call at the emulator), without the sweep's
         # start and tail, which weigh ~15% on a 6-second run
         "steady_ratio": round(steady_rate(stats) / quota, 4),
+        **extra,
     }
+
+
+async def quota_saturation_long(
+    env: SyntheticEnv, quota: float = 500.0, concurrency: int = 192, *, direct: bool = True
+) -> dict[str, Any]:
+    """:func:`quota_saturation` over a synthetic source of tens of thousands of keys: a sweep
+    long enough (20,000 images: 40 s at 500 TPS) that its fixed start and tail weigh ~1%, not
+    ~15%. Copies go to a writable bucket on the same server and are counted there."""
+    dest = env.fresh_dest()
+    config = env.config(dest, tps=quota, concurrency=concurrency)
+    before = await anyio.to_thread.run_sync(env.server.stats)
+    result = await saturate(env.emulator, config, len(env.keys), quota, direct=direct, phases=True)
+    after = await anyio.to_thread.run_sync(env.server.stats)
+    result["copies_at_s3"] = after["copy"] - before["copy"]
+    result["source"] = "synthetic"
+    result["page_latency_ms"] = env.page_latency_ms
+    return result
 
 
 def steady_rate(stats: dict[str, Any]) -> float:

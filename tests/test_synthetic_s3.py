@@ -8,11 +8,14 @@ from typing import Any
 
 import aioboto3
 import pytest
-from helpers import seed, unique
+from botocore.exceptions import ClientError
+from helpers import admin, robin, seed, unique
 from listing_support import TRICKY_KEYS
 
-from asyncfilter.testing import SyntheticS3Server, synthetic_s3_server
+from asyncfilter import ScanConfig, scan
+from asyncfilter.testing import EmulatorProcess, SyntheticS3Server, synthetic_s3_server
 from asyncfilter.testing._keyspaces import DeepKeys, HashKeys, key_space
+from asyncfilter.testing._synthetic_s3 import object_etag, object_size, object_storage_class
 
 KEYS = [k for k in TRICKY_KEYS if "\uffef" not in k] + [f"a/{i:02d}" for i in range(12)]
 
@@ -21,7 +24,8 @@ KEYS = [k for k in TRICKY_KEYS if "\uffef" not in k] + [f"a/{i:02d}" for i in ra
 def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyntheticS3Server]:
     keys_file = tmp_path_factory.mktemp("keys") / "keys.txt"
     keys_file.write_text("\n".join(KEYS) + "\n", encoding="utf-8")
-    with synthetic_s3_server({"same": f"file:{keys_file}"}) as server:
+    buckets = {"same": f"file:{keys_file}", "sweep-src": "hashes:200"}
+    with synthetic_s3_server(buckets, writable=("copies", "sweep-dest")) as server:
         yield server
 
 
@@ -107,3 +111,124 @@ def test_a_bad_key_space_is_refused_with_one_line(tmp_path: Path) -> None:
         synthetic_s3_server({"b": "nope:1"}, timeout=20),
     ):
         pass
+
+
+async def listed(client: Any, bucket: str, prefix: str = "") -> dict[str, tuple[int, str]]:
+    """Every object under ``prefix``: key -> (size, ETag)."""
+    out = {}
+    async for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": 3}
+    ):
+        out.update({c["Key"]: (c["Size"], c["ETag"]) for c in page.get("Contents", ())})
+    return out
+
+
+async def test_copies_land_in_a_writable_bucket_listed_in_order_with_the_sources_size_and_etag(
+    synthetic_s3: Any,
+) -> None:
+    tag = unique()
+    sources = ["a/03", "c+d", "c%2Fd", "c&d<e>", "\u00e9t\u00e9/x", "a ", "a/00"]
+    for key in sources:
+        answer = await synthetic_s3.copy_object(
+            Bucket="copies", Key=f"{tag}/{key}", CopySource={"Bucket": "same", "Key": key}
+        )
+        assert answer["CopyObjectResult"]["ETag"] == f'"{object_etag(key)}"'
+    copies = await listed(synthetic_s3, "copies", f"{tag}/")
+    assert list(copies) == sorted(f"{tag}/{key}" for key in sources)
+    originals = await listed(synthetic_s3, "same")
+    for key in sources:
+        assert (
+            copies[f"{tag}/{key}"] == originals[key] == (object_size(key), f'"{object_etag(key)}"')
+        )
+    head = await synthetic_s3.head_object(Bucket="copies", Key=f"{tag}/{sources[0]}")
+    assert head["ContentLength"] == object_size(sources[0])
+
+
+async def test_a_copy_of_a_missing_key_or_bucket_fails_as_s3_says(synthetic_s3: Any) -> None:
+    tag = unique()
+    cases = [
+        ({"Bucket": "same", "Key": "not/there"}, "copies", "NoSuchKey"),
+        ({"Bucket": "nowhere", "Key": "a/00"}, "copies", "NoSuchBucket"),
+        ({"Bucket": "same", "Key": "a/00"}, "nowhere", "NoSuchBucket"),
+        ({"Bucket": "same", "Key": "a/00"}, "same", "AccessDenied"),  # not writable
+    ]
+    for source, bucket, code in cases:
+        with pytest.raises(ClientError) as caught:
+            await synthetic_s3.copy_object(Bucket=bucket, Key=f"{tag}/x", CopySource=source)
+        assert caught.value.response["Error"]["Code"] == code
+    assert await listed(synthetic_s3, "copies", f"{tag}/") == {}
+
+
+async def test_a_put_object_is_kept_listed_and_read_back(synthetic_s3: Any) -> None:
+    key = f"{unique()}/manifest.jsonl"
+    body = b'{"source-ref": "s3://same/a/00"}\n'
+    await synthetic_s3.put_object(Bucket="copies", Key=key, Body=body)
+    got = await synthetic_s3.get_object(Bucket="copies", Key=key)
+    assert await got["Body"].read() == body
+    assert (await listed(synthetic_s3, "copies", key))[key][0] == len(body)
+    await synthetic_s3.put_object(Bucket="copies", Key=key, Body=b"again")  # an overwrite
+    assert (await listed(synthetic_s3, "copies", key))[key][0] == len(b"again")
+    with pytest.raises(ClientError, match="NoSuchKey"):
+        await synthetic_s3.get_object(Bucket="copies", Key=f"{key}.missing")
+
+
+async def test_the_bucket_location_is_answered_for_known_buckets_only(synthetic_s3: Any) -> None:
+    assert (await synthetic_s3.get_bucket_location(Bucket="copies")).get("LocationConstraint") in (
+        None,
+        "",
+    )
+    with pytest.raises(ClientError, match="NoSuchBucket"):
+        await synthetic_s3.get_bucket_location(Bucket="nowhere")
+
+
+async def test_a_whole_sweep_copies_every_hit_into_the_writable_bucket_and_loses_nothing(
+    synthetic: SyntheticS3Server, synthetic_s3: Any, emulator: EmulatorProcess
+) -> None:
+    keys = list(key_space("hashes:200"))
+    robins = {k for i, k in enumerate(keys) if i % 10 == 0}
+    labels = [
+        {"bucket": "sweep-src", "key": k, "labels": [robin()] if k in robins else []} for k in keys
+    ]
+    await admin(emulator.add_labels, labels)
+    await admin(emulator.configure, check_objects=False)
+    before = synthetic.stats()
+    report = await scan(
+        ScanConfig(
+            source="s3://sweep-src",
+            dest="s3://sweep-dest",
+            labels=("Robin",),
+            s3_endpoint_url=synthetic.endpoint_url,
+            rekognition_endpoint_url=emulator.endpoint_url,
+        )
+    )
+    glacier = {k for k in keys if object_storage_class(k) == "GLACIER"}
+    s = report.stats
+    assert (s.listed, s.errors, s.skipped) == (200, 0, len(glacier))
+    assert s.decided == 200  # every key decided: GLACIER ones skipped, the rest detected
+    assert s.hits + s.misses == 200 - len(glacier)
+    expected = {f"Robin/{k}" for k in robins - glacier}
+    assert s.hits == len(expected)
+    assert set(await listed(synthetic_s3, "sweep-dest")) == expected
+    after = synthetic.stats()
+    assert after["copy"] - before["copy"] == len(expected)
+
+
+def test_a_writable_bucket_that_is_also_a_source_is_refused_with_one_line() -> None:
+    with (
+        pytest.raises(RuntimeError, match=r"exited.*writable: bucket 'b' is already defined"),
+        synthetic_s3_server({"b": "hashes:1"}, writable=("b",), timeout=20),
+    ):
+        pass
+
+
+async def test_head_object_reports_the_listed_size_and_a_missing_key_is_a_404(
+    synthetic_s3: Any,
+) -> None:
+    head = await synthetic_s3.head_object(Bucket="same", Key="c&d<e>")
+    assert (head["ContentLength"], head["ETag"]) == (
+        object_size("c&d<e>"),
+        f'"{object_etag("c&d<e>")}"',
+    )
+    for bucket in ("same", "copies"):
+        with pytest.raises(ClientError, match="404"):
+            await synthetic_s3.head_object(Bucket=bucket, Key="not/there")

@@ -123,7 +123,7 @@ class SyntheticS3Server:
     pid: int
 
     def stats(self) -> dict[str, int]:
-        """Requests answered so far: ``list``, ``get`` and ``head``."""
+        """Requests answered so far: ``list``, ``get``, ``head``, ``copy`` and ``put``."""
         with urllib.request.urlopen(f"{self.endpoint_url}/_synthetic/stats", timeout=10) as r:
             result: dict[str, int] = json.loads(r.read())
             return result
@@ -134,6 +134,7 @@ def synthetic_s3_server(
     buckets: Mapping[str, str],
     *,
     files: Mapping[str, str] | None = None,
+    writable: Sequence[str] = (),
     latency_ms: float = 0.0,
     jitter_ms: float = 0.0,
     timeout: float = 60.0,
@@ -142,7 +143,9 @@ def synthetic_s3_server(
 
     ``buckets`` maps each bucket name to a key space: ``"hashes:10000000"``, ``"folder:N"``,
     ``"deep:N"``, ``"unicode:N"`` or ``"file:/path/to/keys.txt"``; ``files`` maps a bucket name
-    to a directory served as its objects. Its own process keeps its CPU apart from the client's.
+    to a directory served as its objects; ``writable`` names buckets that start empty and take
+    CopyObject and PutObject (a sweep's destination). Its own process keeps its CPU apart from
+    the client's.
     """
     port = free_port()
     args = [sys.executable, "-m", "asyncfilter.testing._synthetic_s3", "--port", str(port)]
@@ -151,6 +154,10 @@ def synthetic_s3_server(
         args += ["--bucket", f"{name}={spec}"]
     for name, directory in (files or {}).items():
         args += ["--files", f"{name}={directory}"]
+    if isinstance(writable, str):
+        raise TypeError("writable: a sequence of bucket names, not one string")
+    for name in writable:
+        args += ["--writable", name]
     with tempfile.TemporaryFile() as errors:  # a pipe nobody reads could stall the server
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=errors, env=_child_env())
         try:

@@ -9,8 +9,11 @@ storage classes are derived from the key, so two listings always agree. Each pag
 
 It answers, in S3's XML: ``GET /{bucket}?list-type=2`` (``prefix``, ``delimiter``,
 ``start-after``, ``continuation-token``, ``max-keys``, ``encoding-type=url``), ``HEAD
-/{bucket}``, and for buckets backed by a directory (``files``) ``GET``/``HEAD /{bucket}/{key}``,
-so it can also serve an S3 Inventory's files. ``GET /_synthetic/stats`` counts requests.
+/{bucket}``, ``GET /{bucket}?location``, ``HEAD /{bucket}/{key}``, and for buckets backed by a
+directory (``files``) ``GET /{bucket}/{key}``, so it can also serve an S3 Inventory's files.
+Buckets named ``writable`` start empty and take CopyObject and PutObject (``PUT
+/{bucket}/{key}``), so a whole sweep, copies included, can run against it. ``GET
+/_synthetic/stats`` counts requests.
 """
 
 from __future__ import annotations
@@ -22,16 +25,18 @@ import bisect
 import hashlib
 import random
 import re
+import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, unquote
 from xml.sax.saxutils import escape
 
 from aiohttp import web
 
 from ._emulator import _Serving
 from ._keyspaces import KeySpace, ListKeys, key_space
+from ._synthetic_writes import Written, WrittenKeys, put_object
 
 _NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 _LAST_MODIFIED = "2024-01-01T00:00:00.000Z"
@@ -91,6 +96,23 @@ def _slice(keys: Sequence[str], start: int, stop: int) -> Sequence[str]:
     return keys.keys(start, stop) if isinstance(keys, KeySpace) else keys[start:stop]
 
 
+def _written_contents(encoded: str, written: Written) -> str:
+    """The ``<Contents>`` record of an object in a writable bucket."""
+    return (
+        f"<Contents><Key>{encoded}</Key><LastModified>{written.last_modified}</LastModified>"
+        f"<ETag>&quot;{written.etag}&quot;</ETag><Size>{written.size}</Size>"
+        f"<StorageClass>STANDARD</StorageClass></Contents>"
+    )
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+
+
+#: The largest PutObject kept (in memory): the server takes small objects, not uploads.
+MAX_PUT_BYTES = 16 << 20
+
+
 def _error(status: int, code: str, message: str) -> web.Response:
     body = (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
@@ -119,7 +141,8 @@ class SyntheticS3:
     """The server as an aiohttp application; :meth:`serve` runs it in this process.
 
     ``buckets`` maps a bucket name to its keys (a sorted sequence, e.g. a key space);
-    ``files`` maps a bucket name to a directory whose files are its objects.
+    ``files`` maps a bucket name to a directory whose files are its objects; ``writable``
+    names buckets that start empty and take copies and puts.
     """
 
     def __init__(
@@ -127,6 +150,7 @@ class SyntheticS3:
         buckets: Mapping[str, Sequence[str]] | None = None,
         *,
         files: Mapping[str, str | Path] | None = None,
+        writable: Sequence[str] = (),
         latency_ms: float = 0.0,
         jitter_ms: float = 0.0,
     ) -> None:
@@ -135,16 +159,25 @@ class SyntheticS3:
         for name, root in self.files.items():
             keys = (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
             self.buckets[name] = ListKeys(keys)
+        if isinstance(writable, str):
+            raise TypeError("writable: a sequence of bucket names, not one string")
+        self.writable: dict[str, WrittenKeys] = {}
+        for name in writable:
+            if name in self.buckets or name in self.writable:
+                raise ValueError(f"writable: bucket {name!r} is already defined")
+            self.writable[name] = self.buckets[name] = WrittenKeys()
         self.latency_s = latency_ms / 1000
         self.jitter_s = jitter_ms / 1000
-        self.stats = {"list": 0, "get": 0, "head": 0}
+        self.stats = {"list": 0, "get": 0, "head": 0, "copy": 0, "put": 0}
         self._rng = random.Random(0)
-        self.app = web.Application()
+        self.app = web.Application(client_max_size=MAX_PUT_BYTES)
         self.app.router.add_get("/_synthetic/stats", self._stats)
         self.app.router.add_route("HEAD", "/{bucket}", self._head_bucket)
         self.app.router.add_get("/{bucket}", self._list, allow_head=False)
         self.app.router.add_get("/{bucket}/", self._list, allow_head=False)
-        self.app.router.add_get("/{bucket}/{key:.+}", self._get_object)
+        self.app.router.add_get("/{bucket}/{key:.+}", self._get_object, allow_head=False)
+        self.app.router.add_route("HEAD", "/{bucket}/{key:.+}", self._head_object)
+        self.app.router.add_put("/{bucket}/{key:.+}", self._put_object)
 
     def serve(self, port: int = 0) -> _Serving:
         """An async context manager that listens on 127.0.0.1 and yields the endpoint URL."""
@@ -159,19 +192,96 @@ class SyntheticS3:
             return web.Response(status=404)
         return web.Response(status=200, headers={"x-amz-bucket-region": "us-east-1"})
 
+    def _object(self, bucket: str, key: str) -> Written | None:
+        """What S3 would report of ``bucket/key``, or ``None`` when there is no such object."""
+        written = self.writable.get(bucket)
+        if written is not None:
+            return written.objects.get(key)
+        keys = self.buckets.get(bucket)
+        if keys is None:
+            return None
+        i = bisect.bisect_left(keys, key)
+        if i == len(keys) or keys[i] != key:
+            return None
+        return Written(object_size(key), object_etag(key), _LAST_MODIFIED)
+
+    async def _head_object(self, request: web.Request) -> web.StreamResponse:
+        bucket, key = request.match_info["bucket"], request.match_info["key"]
+        if bucket in self.files:
+            return await self._get_object(request)  # the file's own size and headers
+        self.stats["head"] += 1
+        found = self._object(bucket, key)
+        if found is None:
+            return web.Response(status=404)  # a HEAD has no body to say which error
+        return web.Response(
+            status=200,
+            headers={
+                "Content-Length": str(found.size),
+                "ETag": f'"{found.etag}"',
+                "Last-Modified": _http_date(found.last_modified),
+                "Content-Type": "application/octet-stream",
+            },
+        )
+
     async def _get_object(self, request: web.Request) -> web.StreamResponse:
         self.stats["get"] += 1
-        root = self.files.get(request.match_info["bucket"])
+        bucket, key = request.match_info["bucket"], request.match_info["key"]
+        written = self.writable.get(bucket)
+        if written is not None:
+            found = written.objects.get(key)
+            if found is None:
+                return _error(404, "NoSuchKey", "The specified key does not exist.")
+            if found.body is None:
+                return _error(501, "NotImplemented", "a synthetic copy has no body to read")
+            return web.Response(
+                body=found.body,
+                headers={"ETag": f'"{found.etag}"', "Content-Type": "application/octet-stream"},
+            )
+        root = self.files.get(bucket)
         if root is None:
             return _error(404, "NoSuchKey", "The specified key does not exist.")
-        path = (root / request.match_info["key"]).resolve()
+        path = (root / key).resolve()
         if not path.is_relative_to(root.resolve()) or not path.is_file():
             return _error(404, "NoSuchKey", "The specified key does not exist.")
         return web.FileResponse(path, headers={"Content-Type": "application/octet-stream"})
 
+    async def _put_object(self, request: web.Request) -> web.Response:
+        """CopyObject (with ``x-amz-copy-source``) or PutObject, into a writable bucket."""
+        bucket, key = request.match_info["bucket"], request.match_info["key"]
+        if bucket not in self.buckets:
+            return _error(404, "NoSuchBucket", "The specified bucket does not exist")
+        target = self.writable.get(bucket)
+        if target is None:
+            return _error(403, "AccessDenied", f"bucket {bucket} is read-only in the synthetic S3")
+        source = request.headers.get("x-amz-copy-source")
+        if source is None:
+            self.stats["put"] += 1
+            body = await request.read()
+            written = put_object(body, _now())
+            target.write(key, written)
+            return web.Response(status=200, headers={"ETag": f'"{written.etag}"'})
+        self.stats["copy"] += 1
+        path = unquote(source.partition("?")[0]).lstrip("/")  # "?versionId=..." is ignored
+        source_bucket, _, source_key = path.partition("/")
+        if source_bucket not in self.buckets:
+            return _error(404, "NoSuchBucket", "The specified bucket does not exist")
+        found = self._object(source_bucket, source_key)
+        if found is None or not source_key:
+            return _error(404, "NoSuchKey", "The specified key does not exist.")
+        copied = Written(found.size, found.etag, _now())
+        target.write(key, copied)
+        result = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<CopyObjectResult xmlns="{_NS}">'
+            f"<LastModified>{copied.last_modified}</LastModified>"
+            f"<ETag>&quot;{copied.etag}&quot;</ETag></CopyObjectResult>"
+        )
+        return web.Response(body=result.encode(), content_type="application/xml")
+
     async def _list(self, request: web.Request) -> web.Response:
         query = request.query
         bucket = request.match_info["bucket"]
+        if "location" in query:
+            return self._location(bucket)
         if query.get("list-type") != "2":
             return _error(400, "InvalidRequest", "only ListObjectsV2 (list-type=2) is served")
         keys = self.buckets.get(bucket)
@@ -188,6 +298,14 @@ class SyntheticS3:
             await asyncio.sleep(max(0.0, self.latency_s + self._rng.uniform(0, self.jitter_s)))
         body = self._page(bucket, keys, query, max(max_keys, 0), start)
         return web.Response(body=body, content_type="application/xml")
+
+    def _location(self, bucket: str) -> web.Response:
+        """GetBucketLocation: us-east-1, which S3 reports as an empty constraint."""
+        self.stats["head"] += 1
+        if bucket not in self.buckets:
+            return _error(404, "NoSuchBucket", "The specified bucket does not exist")
+        body = f'<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="{_NS}"/>'
+        return web.Response(body=body.encode(), content_type="application/xml")
 
     def _page(
         self,
@@ -214,10 +332,11 @@ class SyntheticS3:
         elif start_after:
             i = max(i, bisect.bisect_right(keys, start_after))
         n = len(keys)
+        written = self.writable.get(bucket)
         contents: list[str] = []
         prefixes: list[str] = []
         last: tuple[str, str] | None = None
-        if not delimiter:  # no folders to roll up: the page is the next max_keys keys at once
+        if not delimiter and written is None:  # no folders: the page is the next keys at once
             end = bisect.bisect_left(keys, _after(prefix), i) if prefix else n
             batch = _slice(keys, i, min(i + max(max_keys, 0), end))
             contents = _records(batch, enc, url)
@@ -235,7 +354,10 @@ class SyntheticS3:
                 last = ("G", _after(folder))
                 i = bisect.bisect_left(keys, last[1], i)
                 continue
-            contents.append(_contents(key, enc(key)))
+            if written is None:
+                contents.append(_contents(key, enc(key)))
+            else:
+                contents.append(_written_contents(enc(key), written.objects[key]))
             last = ("A", key)
             i += 1
         truncated = i < n and keys[i].startswith(prefix) and max_keys > 0
@@ -262,6 +384,12 @@ class SyntheticS3:
         return "".join([*head, *contents, *tail, "</ListBucketResult>"]).encode()
 
 
+def _http_date(iso: str) -> str:
+    """``2024-01-01T00:00:00.000Z`` as an HTTP date (HeadObject's Last-Modified header)."""
+    parsed = time.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S")
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", parsed)
+
+
 def _pairs(values: Sequence[str], what: str) -> dict[str, str]:
     out = {}
     for value in values:
@@ -278,6 +406,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--bucket", action="append", default=[], metavar="NAME=SPEC")
     parser.add_argument("--files", action="append", default=[], metavar="NAME=DIR")
+    parser.add_argument(
+        "--writable", action="append", default=[], metavar="NAME",
+        help="a bucket that starts empty and takes CopyObject and PutObject",
+    )  # fmt: skip
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--jitter-ms", type=float, default=0.0)
     args = parser.parse_args(argv)
@@ -287,12 +419,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             buckets[name] = key_space(spec)
         except (ValueError, OSError) as exc:
             raise SystemExit(f"--bucket {name}: {exc}") from None
-    server = SyntheticS3(
-        buckets,
-        files=_pairs(args.files, "files"),
-        latency_ms=args.latency_ms,
-        jitter_ms=args.jitter_ms,
-    )
+    try:
+        server = SyntheticS3(
+            buckets,
+            files=_pairs(args.files, "files"),
+            writable=args.writable,
+            latency_ms=args.latency_ms,
+            jitter_ms=args.jitter_ms,
+        )
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     web.run_app(
         server.app, host="127.0.0.1", port=args.port, print=None, access_log=None,
         handle_signals=True,
