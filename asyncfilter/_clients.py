@@ -98,8 +98,9 @@ FIXED_USER_AGENT = _fixed_user_agent()
 def _client_config(config: ScanConfig, *, retries: dict[str, Any]) -> AioConfig:
     return AioConfig(
         user_agent=FIXED_USER_AGENT,
-        # the workers' copies, the parallel listings, and a few to spare
-        max_pool_connections=config.concurrency + config.list_concurrency + 8,
+        # the workers' copies, the parallel listings (each range's page and the next one,
+        # asked for ahead), and a few to spare
+        max_pool_connections=config.concurrency + 2 * config.list_concurrency + 8,
         connect_timeout=10,
         read_timeout=config.request_timeout_s,
         retries=retries,

@@ -128,8 +128,10 @@ class ScanConfig:
     page that still fails after them stops the sweep; a copy that does is an error."""
     page_size: int = 1000
     """Keys asked for per ListObjectsV2 page (S3 returns at most 1,000)."""
-    list_concurrency: int = 16
-    """ListObjectsV2 paginators listing parts of the source at once (1: one paginator)."""
+    list_concurrency: int = 64
+    """ListObjectsV2 paginators listing parts of the source at once (1: one paginator). At
+    S3's 50-150 ms a page, 64 keep one core busy reading pages (BENCHMARKS.md: 16 ran at half
+    the rate)."""
     inventory: str | None = None
     """Read the listing from this S3 Inventory report instead of ListObjectsV2: an
     ``s3://.../manifest.json``, or the inventory configuration's destination

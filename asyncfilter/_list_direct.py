@@ -51,8 +51,8 @@ _RECORD = re.compile(
     r"(?:<Checksum(?:Algorithm|Type)>[^<]*</Checksum(?:Algorithm|Type)>\s*)*"
     r"<Size>(\d+)</Size>\s*<StorageClass>([^<]*)</StorageClass>\s*</Contents>"
 )
-_TRUNCATED = re.compile(r"<IsTruncated>\s*(true|false)\s*</IsTruncated>")
-_NEXT = re.compile(r"<NextContinuationToken>([^<]+)</NextContinuationToken>")
+_TRUNCATED_B = re.compile(rb"<IsTruncated>\s*(true|false)\s*</IsTruncated>")
+_NEXT_B = re.compile(rb"<NextContinuationToken>([^<]+)</NextContinuationToken>")
 _URL_ENCODED = "<EncodingType>url</EncodingType>"
 _END = "</ListBucketResult>"
 # answers after which botocore must take over the bucket: it follows redirects and reads refusals
@@ -77,9 +77,27 @@ class ListPage:
         )
 
 
+def peek(body: bytes) -> tuple[bool, str | None] | None:
+    """Whether a page is truncated and its continuation token, read before its records (S3
+    writes both ahead of them), so the next page can be asked for while this one is read;
+    ``None`` if the body does not say."""
+    truncated = _TRUNCATED_B.search(body)
+    if truncated is None:
+        return None
+    if truncated.group(1) == b"false":
+        return False, None
+    found = _NEXT_B.search(body)
+    if found is None:
+        return None
+    return True, html.unescape(found.group(1).decode())
+
+
 def read_page(bucket: str, body: bytes) -> ListPage | None:
     """A ListObjectsV2 body without ``<CommonPrefixes>`` as a :class:`ListPage`, or ``None``
     if it holds anything this reader does not fully understand."""
+    following = peek(body)
+    if following is None:
+        return None
     try:
         text = body.decode()
     except UnicodeDecodeError:
@@ -92,16 +110,6 @@ def read_page(bucket: str, body: bytes) -> ListPage | None:
         records = _RECORD.findall(text)
         if len(records) != count:
             return None  # a record with other fields: botocore's
-    truncated = _TRUNCATED.search(text)
-    if truncated is None:
-        return None
-    more = truncated.group(1) == "true"
-    token = None
-    if more:
-        found = _NEXT.search(text)
-        if found is None:
-            return None
-        token = html.unescape(found.group(1))
     new = tuple.__new__  # S3Object's own __new__ is a Python function: a third of the cost
     if _URL_ENCODED in text:  # keys are URL-encoded (asked for: XML cannot carry every key)
         objects = [
@@ -113,7 +121,7 @@ def read_page(bucket: str, body: bytes) -> ListPage | None:
             new(S3Object, (bucket, html.unescape(k) if "&" in k else k, int(n), e, c))
             for k, e, n, c in records
         ]
-    return ListPage(objects, more, token)
+    return ListPage(objects, *following)
 
 
 class DirectListing:
@@ -140,6 +148,23 @@ class DirectListing:
         expected_owner: str | None = None,
     ) -> ListPage | None:
         """One page, or ``None``: then ask botocore for it (see the module's docstring)."""
+        body = await self.fetch(
+            bucket, prefix, max_keys=max_keys, start_after=start_after, token=token,
+            expected_owner=expected_owner,
+        )  # fmt: skip
+        return None if body is None else read_page(bucket, body)
+
+    async def fetch(
+        self,
+        bucket: str,
+        prefix: str,
+        *,
+        max_keys: int,
+        start_after: str | None = None,
+        token: str | None = None,
+        expected_owner: str | None = None,
+    ) -> bytes | None:
+        """The body of one page S3 answered with a 200, or ``None`` (as :meth:`page`)."""
         target = await self._target(bucket)
         if target is None:
             return None
@@ -167,7 +192,7 @@ class DirectListing:
             session = await self._http._get_session(None)
             async with session.get(url, headers=headers, allow_redirects=False) as response:
                 status = response.status
-                body = await response.read()
+                body: bytes = await response.read()
         except CancelledError:
             raise
         except Exception:
@@ -176,7 +201,7 @@ class DirectListing:
             if status in _HAND_OVER:
                 self._buckets[bucket] = None
             return None
-        return read_page(bucket, body)
+        return body
 
     async def _target(self, bucket: str) -> tuple[str, str, S3GetSigner] | None:
         """The bucket's URL (without query), its path as signed, and a signer for its host."""

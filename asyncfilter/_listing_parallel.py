@@ -20,12 +20,16 @@ against ``hi`` agrees with S3's. The boundaries only decide balance:
   keeps being split, and no paginator ends up holding most of the bucket.
 
 Pages arrive in no particular order across ranges; within a range, in key order.
+
+Each range asks for its next page as soon as the current one's continuation token is known,
+before reading its records (:func:`._list_direct.peek`), and pages are read straight into
+``S3Object`` records where the direct path can take them (:mod:`._list_direct`), botocore where not.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -36,7 +40,7 @@ from anyio.abc import ObjectSendStream, TaskGroup
 from ._aws import listing_error
 from ._errors import ConfigError
 from ._keysplit import Alphabet, probe_points, spread
-from ._list_direct import ListPage, direct_listing
+from ._list_direct import ListPage, direct_listing, peek, read_page
 from ._models import S3Object
 from ._user_agent import direct_user_agent
 
@@ -67,6 +71,40 @@ class _Range:
         self.cursor = self.lo
 
 
+class _Ahead:
+    """A page asked for in the background; :meth:`result` waits for it."""
+
+    def __init__(
+        self,
+        tg: TaskGroup,
+        fetch: Callable[[int, dict[str, str]], Awaitable[bytes | ListPage]],
+        size: int,
+        where: dict[str, str],
+    ) -> None:
+        self._done = anyio.Event()
+        self._scope = anyio.CancelScope()
+        self._value: bytes | ListPage | None = None
+        tg.start_soon(self._run, fetch, size, where)
+
+    async def _run(
+        self,
+        fetch: Callable[[int, dict[str, str]], Awaitable[bytes | ListPage]],
+        size: int,
+        where: dict[str, str],
+    ) -> None:
+        with self._scope:
+            self._value = await fetch(size, where)
+            self._done.set()
+
+    async def result(self) -> bytes | ListPage:
+        await self._done.wait()
+        assert self._value is not None
+        return self._value
+
+    def cancel(self) -> None:
+        self._scope.cancel()
+
+
 @dataclass(frozen=True, slots=True)
 class ListingStats:
     """How a parallel listing went: to check its balance and count its requests."""
@@ -87,7 +125,7 @@ class ParallelS3Lister:
         self,
         client: Any,
         *,
-        concurrency: int = 16,
+        concurrency: int = 64,
         page_size: int = 1000,
         expected_owner: str | None = None,
         delimiter: str = "/",
@@ -253,17 +291,21 @@ class _Listing:
                 best = part
         return best
 
-    async def _page(self, max_keys: int, **where: str) -> ListPage:
-        """One page of the range starting ``where`` (``start_after`` or ``token``): read
-        directly when it can be (:mod:`._list_direct`), else through botocore."""
-        owner = self.lister._expected_owner
+    async def _fetch(self, max_keys: int, where: dict[str, str]) -> bytes | ListPage:
+        """One page of the range starting ``where`` (``start_after`` or ``token``): its body
+        as S3 sent it, to be read by :meth:`_read`, or the page as botocore read it when the
+        direct path cannot take it (:mod:`._list_direct`)."""
         if self.direct is not None:
             self.requests += 1
-            page = await self.direct.page(
-                self.bucket, self.prefix, max_keys=max_keys, expected_owner=owner, **where
-            )
-            if page is not None:
-                return page
+            body = await self.direct.fetch(
+                self.bucket, self.prefix, max_keys=max_keys,
+                expected_owner=self.lister._expected_owner, **where,
+            )  # fmt: skip
+            if body is not None:
+                return body
+        return await self._botocore_page(max_keys, where)
+
+    async def _botocore_page(self, max_keys: int, where: dict[str, str]) -> ListPage:
         kwargs: dict[str, Any] = {"MaxKeys": max_keys}
         if "token" in where:
             kwargs["ContinuationToken"] = where["token"]
@@ -271,34 +313,65 @@ class _Listing:
             kwargs["StartAfter"] = where["start_after"]
         return ListPage.from_botocore(self.bucket, await self._call(**kwargs))
 
+    async def _read(
+        self, fetched: bytes | ListPage, max_keys: int, where: dict[str, str]
+    ) -> ListPage:
+        if isinstance(fetched, ListPage):
+            return fetched
+        page = read_page(self.bucket, fetched)
+        return page if page is not None else await self._botocore_page(max_keys, where)
+
+    async def _page(self, max_keys: int, **where: str) -> ListPage:
+        return await self._read(await self._fetch(max_keys, where), max_keys, where)
+
     async def _list(self, part: _Range, send: ObjectSendStream[Sequence[S3Object]]) -> None:
-        learn = self.alphabet.learn
+        """List ``part``, asking for each page as soon as the previous one's token is known,
+        before its records are read: reading a page then overlaps the next one's round trip,
+        rather than every range waiting its turn on the event loop between pages."""
+        learn, size = self.alphabet.learn, self.lister._page_size
         where: dict[str, str] = {} if part.lo is None else {"start_after": part.lo}
-        while True:
-            page = await self._page(self.lister._page_size, **where)
-            items = page.objects
-            hi = part.hi  # read after the page arrived: a split may have lowered it meanwhile
-            if hi is None or not items or items[-1].key <= hi:
-                out = items
-                ended = not page.truncated
-            else:
-                out = [item for item in items if item.key <= hi]
-                ended = True
-            part.pages += 1
-            part.keys += len(out)
-            if out:
-                part.cursor = out[-1].key
-                learn((out[0].key, out[-1].key))
-            part.done = ended  # before the send: a splitter must not pick a finished range
-            if self.waiting:
-                self._notify()  # idle workers may now split this range
-            if out:
-                await send.send(out)
-            if ended:
-                return
-            if page.next_token is None:  # truncated without a token: S3 never answers so
-                raise ValueError("a truncated ListObjectsV2 page without a continuation token")
-            where = {"token": page.next_token}
+        async with anyio.create_task_group() as tg:
+            ahead = _Ahead(tg, self._fetch, size, where)
+            while True:
+                fetched = await ahead.result()
+                following = (
+                    peek(fetched)
+                    if isinstance(fetched, bytes)
+                    else (fetched.truncated, fetched.next_token)
+                )
+                after: _Ahead | None = None
+                if following is not None and following[0] and following[1] is not None:
+                    after = _Ahead(tg, self._fetch, size, {"token": following[1]})
+                page = await self._read(fetched, size, where)
+                items = page.objects
+                hi = part.hi  # read after the page arrived: a split may have lowered it
+                if hi is None or not items or items[-1].key <= hi:
+                    out = items
+                    ended = not page.truncated
+                else:
+                    out = [item for item in items if item.key <= hi]
+                    ended = True
+                part.pages += 1
+                part.keys += len(out)
+                if out:
+                    part.cursor = out[-1].key
+                    learn((out[0].key, out[-1].key))
+                part.done = ended  # before the send: a splitter must not pick a finished range
+                if self.waiting:
+                    self._notify()  # idle workers may now split this range
+                if out:
+                    await send.send(out)
+                if ended:
+                    tg.cancel_scope.cancel()  # the page asked for ahead is not needed
+                    return
+                if page.next_token is None:  # truncated without a token: S3 never answers so
+                    raise ValueError("a truncated ListObjectsV2 page without a continuation token")
+                where = {"token": page.next_token}
+                if after is None or following != (True, page.next_token):
+                    if after is not None:
+                        after.cancel()  # asked for with a token botocore's reading disagrees with
+                    after = _Ahead(tg, self._fetch, size, where)
+                ahead = after
 
     # --- splitting -------------------------------------------------------------------------
 

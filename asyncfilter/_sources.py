@@ -61,7 +61,7 @@ def make_lister(config: ScanConfig, s3_client: Any) -> Lister:
 
     The client must come from :func:`~asyncfilter._clients.open_s3` (whose session leaves
     timestamps as text): ListObjectsV2 pages are then read by the fast reader of
-    :mod:`._fastlist`. Its connection pool should allow ``list_concurrency`` listings beside
+    :mod:`._fastlist`. Its connection pool should allow two requests per listed range beside
     the copies.
     """
     return SOURCES[source_kind(config)](config, s3_client)

@@ -101,7 +101,7 @@ def sweep_options(command: Any) -> Any:
                      help="Listed keys buffered ahead of the workers."),
         click.option("--page-size", type=click.IntRange(1, 1000), default=1000,
                      show_default=True, help="Keys per ListObjectsV2 page."),
-        click.option("--list-concurrency", type=_positive, default=16, show_default=True,
+        click.option("--list-concurrency", type=_positive, default=64, show_default=True,
                      help="ListObjectsV2 paginators listing parts of SOURCE at once."),
         click.option("--inventory", metavar="s3://BUCKET/PREFIX/.../manifest.json",
                      help="List SOURCE from this S3 Inventory report (or the newest under an "

@@ -11,6 +11,7 @@ ListObjectsV2 (credentials without ``s3:ListBucket``). Point a client's S3 ``end
 from __future__ import annotations
 
 import random
+from collections import Counter
 import re
 from dataclasses import dataclass
 
@@ -61,6 +62,16 @@ _FAULTS = {
 }
 
 
+def _kind(request: web.Request) -> str:
+    if request.method == "GET" and request.query.get("list-type") == "2":
+        return "list"
+    if request.method == "HEAD" and request.path.strip("/").count("/") == 0:
+        return "head-bucket"
+    if request.method == "PUT":
+        return "copy" if "x-amz-copy-source" in request.headers else "put"
+    return "get" if request.method == "GET" else "other"
+
+
 class S3FaultProxy:
     """Forwards to ``upstream``; injects SlowDown on listings and copies."""
 
@@ -70,6 +81,10 @@ class S3FaultProxy:
         self.injected = {"list": 0, "copy": 0, "credentials": 0, "denied": 0}
         self.listed = 0
         self.forwarded = 0
+        self.received: Counter[tuple[str, str | None]] = Counter()
+        """Requests forwarded, by kind (``list``, ``head-bucket``, ``copy``, ``put``, ``get``,
+        ``other``) and the ``x-amz-expected-bucket-owner`` they carried: what S3 was sent,
+        whichever path (botocore's or a direct one) sent it."""
         self._rng = random.Random(self.settings.seed)
         self._session: aiohttp.ClientSession | None = None
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -113,8 +128,10 @@ class S3FaultProxy:
             if request.method == "HEAD":
                 return web.Response(status=status)  # S3 sends no body to a HEAD
             return web.Response(status=status, body=body, content_type="application/xml")
-        if request.method == "GET" and request.query.get("list-type") == "2":
+        kind = _kind(request)
+        if kind == "list":
             self.listed += 1
+        self.received[kind, request.headers.get("x-amz-expected-bucket-owner")] += 1
         if self._session is None:
             self._session = aiohttp.ClientSession(auto_decompress=False)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
