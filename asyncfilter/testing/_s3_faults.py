@@ -11,8 +11,8 @@ ListObjectsV2 (credentials without ``s3:ListBucket``). Point a client's S3 ``end
 from __future__ import annotations
 
 import random
-from collections import Counter
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 import aiohttp
