@@ -12,6 +12,7 @@ import pytest
 from botocore.endpoint_provider import EndpointProvider
 from helpers import unique
 
+import asyncfilter
 from asyncfilter import S3Object, ScanConfig
 from asyncfilter._clients import make_session, open_s3
 from asyncfilter._copying import S3Copier
@@ -117,7 +118,7 @@ async def test_the_sweeps_clients_send_a_user_agent_built_once(moto: MotoServer)
     assert FIXED_USER_AGENT.startswith("aiobotocore/")
     assert sent == [sent[0], sent[0]]
     assert sent[0].startswith(FIXED_USER_AGENT)
-    assert sent[0].endswith("asyncfilter/0.1")
+    assert sent[0].endswith(f"asyncfilter/{asyncfilter.__version__}")
 
 
 def test_sessions_made_for_sweeps_share_the_service_models_they_have_read(
