@@ -201,7 +201,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int)
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--one-pages", type=int, default=30)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=64)  # the default
     parser.add_argument("--skip-inventory", action="store_true")
     args = parser.parse_args()
     os.environ.update(TEST_CREDENTIALS)

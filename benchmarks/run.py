@@ -195,7 +195,7 @@ def served(bench: dict[str, Any], curve: list[dict[str, Any]], want: set[str], q
         moto_server(keep_alive=True) as moto,
         emulator_process(s3_endpoint_url=moto.endpoint_url) as emu,
     ):
-        images = 2000 if quick else 3000
+        images = 1000 if quick else 3000
         log(f"seeding {images} images into moto")
         env = anyio.run(scenarios.seed, moto, emu, images)
 
