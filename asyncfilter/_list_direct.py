@@ -92,6 +92,24 @@ def peek(body: bytes) -> tuple[bool, str | None] | None:
     return True, html.unescape(found.group(1).decode())
 
 
+def last_key(body: bytes) -> str | None:
+    """The last key of a page, read without reading the page (``None`` if it holds none):
+    a range whose page reaches its end asks for no page after it."""
+    start = body.rfind(b"<Key>")
+    if start < 0:
+        return None
+    end = body.find(b"</Key>", start)
+    if end < 0:
+        return None
+    try:
+        key = body[start + 5 : end].decode()
+    except UnicodeDecodeError:
+        return None
+    if _URL_ENCODED.encode() in body:
+        return unquote_plus(key) if "%" in key or "+" in key else key
+    return html.unescape(key) if "&" in key else key
+
+
 def read_page(bucket: str, body: bytes) -> ListPage | None:
     """A ListObjectsV2 body without ``<CommonPrefixes>`` as a :class:`ListPage`, or ``None``
     if it holds anything this reader does not fully understand."""

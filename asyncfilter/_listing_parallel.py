@@ -40,7 +40,7 @@ from anyio.abc import ObjectSendStream, TaskGroup
 from ._aws import listing_error
 from ._errors import ConfigError
 from ._keysplit import Alphabet, probe_points, spread
-from ._list_direct import ListPage, direct_listing, peek, read_page
+from ._list_direct import ListPage, direct_listing, last_key, peek, read_page
 from ._models import S3Object
 from ._user_agent import direct_user_agent
 
@@ -69,6 +69,18 @@ class _Range:
 
     def __post_init__(self) -> None:
         self.cursor = self.lo
+
+
+def _reaches(fetched: bytes | ListPage, hi: str | None) -> bool:
+    """Whether a page holds its range's last key: then no page after it is asked for (a split
+    may still lower ``hi`` later, and the page after it is then cancelled)."""
+    if hi is None:
+        return False
+    if isinstance(fetched, ListPage):
+        last = fetched.objects[-1].key if fetched.objects else None
+    else:
+        last = last_key(fetched)
+    return last is not None and last >= hi
 
 
 class _Ahead:
@@ -340,7 +352,12 @@ class _Listing:
                     else (fetched.truncated, fetched.next_token)
                 )
                 after: _Ahead | None = None
-                if following is not None and following[0] and following[1] is not None:
+                if (
+                    following is not None
+                    and following[0]
+                    and following[1] is not None
+                    and not _reaches(fetched, part.hi)
+                ):
                     after = _Ahead(tg, self._fetch, size, {"token": following[1]})
                 page = await self._read(fetched, size, where)
                 items = page.objects

@@ -17,7 +17,7 @@ from listing_support import TRICKY_KEYS, ListingClient, expected, flatten
 
 from asyncfilter import SourceError
 from asyncfilter._clients import session_for
-from asyncfilter._list_direct import ListPage, direct_listing, read_page
+from asyncfilter._list_direct import ListPage, direct_listing, last_key, read_page
 from asyncfilter._listing_parallel import ParallelS3Lister
 from asyncfilter._sigv4 import S3GetSigner, query_string
 from asyncfilter.testing import (
@@ -202,6 +202,12 @@ def test_keys_are_decoded_as_the_page_says_they_are_encoded() -> None:
     assert plain is not None
     assert encoded.objects[0].key == "a+b c&d"
     assert plain.objects[0].key == "a+b&c%2B"
+
+
+def test_the_last_key_is_read_without_reading_the_page() -> None:
+    assert last_key(page(record("a") + record("b%2Bc+d"))) == "b+c d"
+    assert last_key(page(record("x&amp;y"), encoded=False)) == "x&y"
+    assert last_key(page("")) is None
 
 
 @pytest.mark.parametrize(

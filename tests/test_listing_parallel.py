@@ -123,6 +123,18 @@ async def test_listing_runs_no_further_ahead_than_its_buffer() -> None:
         await pages.aclose()  # type: ignore[attr-defined]
 
 
+async def test_a_range_that_reaches_its_end_asks_for_no_page_after_it() -> None:
+    """Pages are asked for ahead of reading, but not past the range's last key: at most one
+    page a range more than its keys fill (where its first page starts mid-way), and the seed."""
+    keys = [f"{folder}/{i:04d}" for folder in "abcdef" for i in range(250)]
+    client = ListingClient(keys)
+    lister = ParallelS3Lister(client, concurrency=6, page_size=100)
+    assert len(flatten(await collect(lister, "b"))) == len(keys)
+    stats = lister.last_stats
+    assert stats is not None
+    assert client.pages <= 1 + stats.ranges + len(keys) // 100
+
+
 def test_bad_settings_name_the_field() -> None:
     with pytest.raises(ValueError, match="list_concurrency"):
         ParallelS3Lister(object(), concurrency=0)
