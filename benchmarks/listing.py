@@ -6,9 +6,9 @@
 Prints one JSON object: ``listing`` and ``inventory``. The synthetic S3 runs in its own process
 and waits ``--latency-ms`` per page (S3 takes 50-150 ms); the client runs here, on one core.
 
-- ``parse_ceiling_keys_per_s``: keys listed (the first million) per second of this process's CPU time, with no
-  latency, by one range of the parallel lister (the direct reader, :mod:`asyncfilter._list_direct`):
-  what one core can take in, however many ranges run.
+- ``parse_ceiling_keys_per_s``: keys listed (the first million) per second of this process's
+  CPU time, with no latency, by one range of the parallel lister (the direct reader,
+  :mod:`asyncfilter._list_direct`): what one core can take in, however many ranges run.
 - ``one_paginator_keys_per_s``: botocore's ListObjectsV2 paginator (as the AWS CLI and boto3
   list, and asyncfilter with ``--list-concurrency 1``) at the page latency. At 100 ms a page,
   10 M keys would take ~20 minutes, so it is measured on the first ``--one-pages`` pages (the
