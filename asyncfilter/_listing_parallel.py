@@ -44,6 +44,8 @@ from ._list_direct import ListPage, direct_listing, last_key, peek, read_page
 from ._models import S3Object
 from ._user_agent import direct_user_agent
 
+#: parsed pages waiting for the consumer, at most (see ``_list``)
+_READ_AHEAD_PAGES = 8
 _USER_AGENT = direct_user_agent("direct-list-objects-v2")
 _MAX_WAVES = 8  # rounds of probes per split: each narrows the search C+1-fold
 _MAX_SEEDS_PER_WORKER = 4  # folders from the delimiter page kept as boundaries
@@ -162,13 +164,16 @@ class ParallelS3Lister:
 
     async def pages(self, bucket: str, prefix: str) -> AsyncIterator[Sequence[S3Object]]:
         listing = _Listing(self, bucket, prefix)
-        send, receive = anyio.create_memory_object_stream[Sequence[S3Object]](self._concurrency)
+        buffer = min(self._concurrency, _READ_AHEAD_PAGES)
+        listing.slots = anyio.Semaphore(buffer)
+        send, receive = anyio.create_memory_object_stream[Sequence[S3Object]](buffer)
         closed = False
         async with anyio.create_task_group() as tg:
             tg.start_soon(listing.run, send)
             try:
                 async with receive:
                     async for page in receive:
+                        listing.slots.release()  # taken: another page may be read
                         try:
                             yield page
                         except GeneratorExit:
@@ -202,6 +207,7 @@ class _Listing:
         self.ranges = 0
         self.largest = 0
         self._changed = anyio.Event()
+        self.slots = anyio.Semaphore(1)  # set by pages()
 
     def stats(self) -> ListingStats:
         largest = max([self.largest, *(r.keys for r in self.running)])
@@ -340,7 +346,7 @@ class _Listing:
         """List ``part``, asking for each page as soon as the previous one's token is known,
         before its records are read: reading a page then overlaps the next one's round trip,
         rather than every range waiting its turn on the event loop between pages."""
-        learn, size = self.alphabet.learn, self.lister._page_size
+        size = self.lister._page_size
         where: dict[str, str] = {} if part.lo is None else {"start_after": part.lo}
         async with anyio.create_task_group() as tg:
             ahead = _Ahead(tg, self._fetch, size, where)
@@ -359,36 +365,56 @@ class _Listing:
                     and not _reaches(fetched, part.hi)
                 ):
                     after = _Ahead(tg, self._fetch, size, {"token": following[1]})
-                page = await self._read(fetched, size, where)
-                items = page.objects
-                hi = part.hi  # read after the page arrived: a split may have lowered it
-                if hi is None or not items or items[-1].key <= hi:
-                    out = items
-                    ended = not page.truncated
-                else:
-                    out = [item for item in items if item.key <= hi]
-                    ended = True
-                part.pages += 1
-                part.keys += len(out)
-                if out:
-                    part.cursor = out[-1].key
-                    learn((out[0].key, out[-1].key))
-                part.done = ended  # before the send: a splitter must not pick a finished range
-                if self.waiting:
-                    self._notify()  # idle workers may now split this range
-                if out:
-                    await send.send(out)
-                if ended:
+                # a page is read only once there is room for it downstream: ranges waiting
+                # for the consumer hold their pages as bytes, which the garbage collector
+                # never visits, rather than as a thousand objects each (at 64 ranges the
+                # collector's passes over waiting pages took a quarter of the client's CPU)
+                await self.slots.acquire()
+                sent = False
+                try:
+                    page = await self._read(fetched, size, where)
+                    sent = await self._hand_on(part, page, send)
+                finally:
+                    if not sent:
+                        self.slots.release()
+                token = page.next_token
+                del page, fetched  # not held while the next page is awaited (see above)
+                if part.done:
                     tg.cancel_scope.cancel()  # the page asked for ahead is not needed
                     return
-                if page.next_token is None:  # truncated without a token: S3 never answers so
+                if token is None:  # truncated without a token: S3 never answers so
                     raise ValueError("a truncated ListObjectsV2 page without a continuation token")
-                where = {"token": page.next_token}
-                if after is None or following != (True, page.next_token):
+                where = {"token": token}
+                if after is None or following != (True, token):
                     if after is not None:
                         after.cancel()  # asked for with a token botocore's reading disagrees with
                     after = _Ahead(tg, self._fetch, size, where)
                 ahead = after
+
+    async def _hand_on(
+        self, part: _Range, page: ListPage, send: ObjectSendStream[Sequence[S3Object]]
+    ) -> bool:
+        """Send the part of ``page`` within ``part`` (whether anything was sent), marking the
+        range done when the page ends it."""
+        items = page.objects
+        hi = part.hi  # read after the page arrived: a split may have lowered it
+        if hi is None or not items or items[-1].key <= hi:
+            out = items
+            ended = not page.truncated
+        else:
+            out = [item for item in items if item.key <= hi]
+            ended = True
+        part.pages += 1
+        part.keys += len(out)
+        if out:
+            part.cursor = out[-1].key
+            self.alphabet.learn((out[0].key, out[-1].key))
+        part.done = ended  # before the send: a splitter must not pick a finished range
+        if self.waiting:
+            self._notify()  # idle workers may now split this range
+        if out:
+            await send.send(out)
+        return bool(out)
 
     # --- splitting -------------------------------------------------------------------------
 
