@@ -56,8 +56,9 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
     )
     text = f"""# Benchmarks
 
-`make bench` runs everything; `make bench-quick` a shorter version (under 3 minutes). Both write
-[`benchmarks/results/latest.json`](benchmarks/results/latest.json) and the chart below, and
+`make bench` runs everything; `make bench-quick` a shorter version (about 3.5 minutes: smaller
+sizes, no A/B variants; it checks that everything runs, the targets are judged on full runs). Both
+write [`benchmarks/results/latest.json`](benchmarks/results/latest.json) and the chart below, and
 regenerate this page. This run: **{results["mode"]}** mode, {results["seconds"]} s, recorded
 {results["recorded_at"]} on {m["platform"]} ({m["cpus"]} CPUs), Python {m["python"]},
 asyncfilter {v["asyncfilter"]}, aiobotocore {v["aiobotocore"]},
@@ -123,8 +124,9 @@ in the same run. moto and the Rekognition emulator run in their own processes.
    keys, {b.get("listing", {}).get("latency_ms", 100)} ms a page) with
    {b.get("listing", {}).get("keys")} keys: botocore's ListObjectsV2 paginator (as the AWS CLI
    and boto3 list; timed on its first pages, the whole bucket would take far longer) against
-   parallel listing at the default `--list-concurrency` ({b.get("listing", {}).get(
-   "list_concurrency")}), which reads pages directly (`asyncfilter/_list_direct.py`);
+   parallel listing at the default `--list-concurrency` ({
+        b.get("listing", {}).get("list_concurrency")
+    }), which reads pages directly (`asyncfilter/_list_direct.py`);
    `one_direct_paginator_keys_per_s` is one range of the parallel lister alone, to tell
    parallelism from the direct reader. The parse ceiling is the keys one core reads per CPU
    second with no latency (one range, direct). `ceiling_ratio` = parallel ÷ ceiling;
