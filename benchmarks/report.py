@@ -56,7 +56,7 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
     )
     text = f"""# Benchmarks
 
-`make bench` runs everything; `make bench-quick` a shorter version (about 3.5 minutes: smaller
+`make bench` runs everything; `make bench-quick` a shorter version (under 4 minutes: smaller
 sizes, no A/B variants; it checks that everything runs, the targets are judged on full runs). Both
 write [`benchmarks/results/latest.json`](benchmarks/results/latest.json) and the chart below, and
 regenerate this page. This run: **{results["mode"]}** mode, {results["seconds"]} s, recorded

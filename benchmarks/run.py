@@ -1,7 +1,7 @@
 """Run every benchmark and write ``benchmarks/results/latest.json``, the chart and BENCHMARKS.md.
 
 python -m benchmarks            # everything (make bench)
-python -m benchmarks --quick    # about 3.5 minutes (make bench-quick): smaller sizes, no A/B
+python -m benchmarks --quick    # under 4 minutes (make bench-quick): smaller sizes, no A/B
                                 # variants; its figures check that everything runs, the targets
                                 # are judged on full runs
 python -m benchmarks --only engine,quota   # measure these sections again, keep the rest
