@@ -332,11 +332,15 @@ class _Listing:
         return ListPage.from_botocore(self.bucket, await self._call(**kwargs))
 
     async def _read(
-        self, fetched: bytes | ListPage, max_keys: int, where: dict[str, str]
+        self,
+        fetched: bytes | ListPage,
+        max_keys: int,
+        where: dict[str, str],
+        up_to: str | None = None,
     ) -> ListPage:
         if isinstance(fetched, ListPage):
             return fetched
-        page = read_page(self.bucket, fetched)
+        page = read_page(self.bucket, fetched, up_to)
         return page if page is not None else await self._botocore_page(max_keys, where)
 
     async def _page(self, max_keys: int, **where: str) -> ListPage:
@@ -372,7 +376,7 @@ class _Listing:
                 await self.slots.acquire()
                 sent = False
                 try:
-                    page = await self._read(fetched, size, where)
+                    page = await self._read(fetched, size, where, part.hi)
                     sent = await self._hand_on(part, page, send)
                 finally:
                     if not sent:
@@ -400,7 +404,7 @@ class _Listing:
         hi = part.hi  # read after the page arrived: a split may have lowered it
         if hi is None or not items or items[-1].key <= hi:
             out = items
-            ended = not page.truncated
+            ended = page.beyond or not page.truncated
         else:
             out = [item for item in items if item.key <= hi]
             ended = True

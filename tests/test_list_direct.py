@@ -204,6 +204,21 @@ def test_keys_are_decoded_as_the_page_says_they_are_encoded() -> None:
     assert plain.objects[0].key == "a+b&c%2B"
 
 
+def test_a_page_is_read_only_up_to_the_key_asked_for() -> None:
+    body = page(record("a") + record("b+c") + record("b%2Bc") + record("d"))  # a, "b c", "b+c"
+    cut = read_page("b", body, up_to="b+c")
+    assert cut is not None
+    assert [o.key for o in cut.objects] == ["a", "b c", "b+c"]
+    assert cut.beyond
+    whole = read_page("b", body, up_to="d")
+    assert whole is not None
+    assert len(whole.objects) == 4
+    assert not whole.beyond
+    plain = read_page("b", page(record("a&amp;b") + record("c"), encoded=False), up_to="a&b")
+    assert plain is not None
+    assert [o.key for o in plain.objects] == ["a&b"]
+
+
 def test_the_last_key_is_read_without_reading_the_page() -> None:
     assert last_key(page(record("a") + record("b%2Bc+d"))) == "b+c d"
     assert last_key(page(record("x&amp;y"), encoded=False)) == "x&y"
