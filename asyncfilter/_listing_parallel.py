@@ -44,8 +44,9 @@ from ._list_direct import ListPage, direct_listing, last_key, peek, read_page
 from ._models import S3Object
 from ._user_agent import direct_user_agent
 
-#: parsed pages waiting for the consumer, at most (see ``_list``)
-_READ_AHEAD_PAGES = 8
+#: parsed pages waiting for the consumer, at most (see ``_list``): with no latency, 64 ranges
+#: read 188,000 keys/s with 8 (the garbage collector promoting the pages waiting) and 234,000 with 2
+_READ_AHEAD_PAGES = 2
 _USER_AGENT = direct_user_agent("direct-list-objects-v2")
 _MAX_WAVES = 8  # rounds of probes per split: each narrows the search C+1-fold
 _MAX_SEEDS_PER_WORKER = 4  # folders from the delimiter page kept as boundaries
