@@ -17,10 +17,9 @@ one small JSON POST whose answer is read as plain JSON, so this transport sends 
 
 :func:`direct_detect_labels` builds one only for a client it fully understands (an aiohttp
 session, SigV4, credentials, no proxy); for anything else it returns ``None`` and the caller
-keeps botocore's path. It reads the client's signer, credentials and HTTP session from
-aiobotocore's private attributes; ``tests/test_detect_direct.py`` checks that a sweep's client
-still qualifies, so an aiobotocore release that moves them fails a test rather than silently
-sending every call through botocore again.
+keeps botocore's path (:mod:`._direct_client`, shared with the direct listing); a test checks
+that a sweep's client still qualifies, so an aiobotocore release that moves what is borrowed
+fails a test rather than silently sending every call through botocore again.
 """
 
 from __future__ import annotations
@@ -45,6 +44,7 @@ from botocore.exceptions import (
 )
 
 from ._aws import detection_error
+from ._direct_client import borrow
 from ._models import DETECT_LABELS, Detection, S3Object
 from ._sigv4 import JsonPostSigner
 from ._user_agent import direct_user_agent
@@ -177,30 +177,15 @@ def wire_error(exc: BaseException, url: str) -> BaseException:
 def direct_detect_labels(client: Any) -> DirectDetectLabels | None:
     """A direct transport on ``client``'s session and credentials, or ``None`` when ``client``
     is configured in a way this transport does not reproduce (then botocore's path is used)."""
-    try:
-        from aiobotocore.httpsession import AIOHTTPSession
-
-        meta = client.meta
-        signer = client._request_signer
-        http = client._endpoint.http_session
-        credentials = signer._credentials
-        usable = (
-            meta.service_model.service_name == "rekognition"
-            and meta.service_model.protocol == "json"
-            and signer.signature_version == "v4"
-            and credentials is not None
-            and type(http) is AIOHTTPSession
-            and not http._proxy_config.proxy_url_for(meta.endpoint_url)
-            and bool(meta.region_name)
-        )
-        if not usable:
-            return None
-        return DirectDetectLabels(
-            endpoint_url=meta.endpoint_url,
-            region=meta.region_name,
-            signing_name=meta.service_model.signing_name or "rekognition",
-            credentials=credentials,
-            http=http,
-        )
-    except (AttributeError, ImportError):  # another aiobotocore: keep botocore's path
+    parts = borrow(
+        client, service="rekognition", signature_versions=frozenset({"v4"}), protocol="json"
+    )
+    if parts is None:
         return None
+    return DirectDetectLabels(
+        endpoint_url=parts.meta.endpoint_url,
+        region=parts.meta.region_name,
+        signing_name=parts.meta.service_model.signing_name or "rekognition",
+        credentials=parts.credentials,
+        http=parts.http,
+    )

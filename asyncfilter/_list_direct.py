@@ -13,14 +13,16 @@ It only ever takes the easy road. Anything else is left to botocore, which retri
 client's configuration and turns failures into the exceptions that
 :func:`~asyncfilter._aws.listing_error` reads, so errors are still read in one place:
 
-- :meth:`DirectListing.page` returns ``None`` for an answer other than a 200, a socket failure,
-  or a page it does not fully understand (a record with nested fields, a cut body); the caller
-  then asks botocore for the same page (a GET: asking again changes nothing);
+- :meth:`DirectListing.fetch` returns ``None`` for an answer other than a 200 or a socket
+  failure, and :func:`read_page` for a page it does not fully understand (a record with nested
+  fields, a cut body); the caller then asks botocore for the same page (a GET: asking again
+  changes nothing);
 - a redirect or a refusal (the bucket in another region, a signature S3 does not accept) turns
   the direct path off for that bucket, as botocore has to follow it anyway.
 
 The bucket's URL (path or virtual-host style, the endpoint) is the one botocore resolves for it,
-taken once per bucket from a presigned URL.
+taken once per bucket from a presigned URL; the client's parts are borrowed as
+:mod:`._direct_client` says.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from urllib.parse import unquote_plus, urlsplit
 
 import yarl
 
+from ._direct_client import borrow
 from ._listing import s3_object
 from ._models import S3Object
 from ._sigv4 import S3GetSigner, query_string
@@ -174,23 +177,6 @@ class DirectListing:
         self._user_agent = user_agent
         self._buckets: dict[str, tuple[str, str, S3GetSigner] | None] = {}
 
-    async def page(
-        self,
-        bucket: str,
-        prefix: str,
-        *,
-        max_keys: int,
-        start_after: str | None = None,
-        token: str | None = None,
-        expected_owner: str | None = None,
-    ) -> ListPage | None:
-        """One page, or ``None``: then ask botocore for it (see the module's docstring)."""
-        body = await self.fetch(
-            bucket, prefix, max_keys=max_keys, start_after=start_after, token=token,
-            expected_owner=expected_owner,
-        )  # fmt: skip
-        return None if body is None else read_page(bucket, body)
-
     async def fetch(
         self,
         bucket: str,
@@ -201,7 +187,8 @@ class DirectListing:
         token: str | None = None,
         expected_owner: str | None = None,
     ) -> bytes | None:
-        """The body of one page S3 answered with a 200, or ``None`` (as :meth:`page`)."""
+        """The body of one page S3 answered with a 200 (read it with :func:`read_page`), or
+        ``None``: then ask botocore for it (see the module's docstring)."""
         target = await self._target(bucket)
         if target is None:
             return None
@@ -261,29 +248,13 @@ def direct_listing(client: Any, *, user_agent: str) -> DirectListing | None:
     """A direct ListObjectsV2 on ``client``'s session and credentials, or ``None`` when
     ``client`` is configured in a way this transport does not reproduce (a proxy, another
     signature, not aiohttp) or is not an aiobotocore S3 client at all (a test's fake)."""
-    try:
-        from aiobotocore.httpsession import AIOHTTPSession
-
-        meta = client.meta
-        signer = client._request_signer
-        http = client._endpoint.http_session
-        credentials = signer._credentials
-        usable = (
-            meta.service_model.service_name == "s3"
-            and signer.signature_version in ("s3v4", "v4")
-            and credentials is not None
-            and type(http) is AIOHTTPSession
-            and not http._proxy_config.proxy_url_for(meta.endpoint_url)
-            and bool(meta.region_name)
-        )
-        if not usable:
-            return None
-        return DirectListing(
-            client,
-            region=meta.region_name,
-            credentials=credentials,
-            http=http,
-            user_agent=user_agent,
-        )
-    except (AttributeError, ImportError):  # a fake client, or another aiobotocore
+    parts = borrow(client, service="s3", signature_versions=frozenset({"s3v4", "v4"}))
+    if parts is None:
         return None
+    return DirectListing(
+        client,
+        region=parts.meta.region_name,
+        credentials=parts.credentials,
+        http=parts.http,
+        user_agent=user_agent,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -80,3 +81,13 @@ async def seed_robins(
     labels = {k: [robin()] if k in robins else [dict(lb) for lb in others] for k in names}
     await admin(emulator.add_labels, labels_entries(bucket, labels))
     return robins
+
+
+def sign_as_botocore(auth: Any, request: Any, when: datetime.datetime) -> None:
+    """Sign ``request`` with botocore's ``auth`` at ``when`` (what the direct transports'
+    signatures are checked against)."""
+    request.context["timestamp"] = when.strftime("%Y%m%dT%H%M%SZ")
+    auth._modify_request_before_signing(request)
+    canonical = auth.canonical_request(request)
+    signature = auth.signature(auth.string_to_sign(request, canonical), request)
+    auth._inject_signature_to_request(request, signature)

@@ -19,6 +19,7 @@ from aiobotocore.config import AioConfig
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
+from helpers import sign_as_botocore
 
 from asyncfilter import (
     CredentialsError,
@@ -222,11 +223,7 @@ def test_signatures_are_botocores(token: str | None, url: str) -> None:
 
     request = AWSRequest(method="POST", url=url, data=body, headers=dict(headers))
     auth = SigV4Auth(ReadOnlyCredentials("AKID", "SECRET", token), "rekognition", "eu-west-1")
-    request.context["timestamp"] = when.strftime("%Y%m%dT%H%M%SZ")
-    auth._modify_request_before_signing(request)
-    canonical = auth.canonical_request(request)
-    signature = auth.signature(auth.string_to_sign(request, canonical), request)
-    auth._inject_signature_to_request(request, signature)
+    sign_as_botocore(auth, request, when)
     assert ours["Authorization"] == request.headers["Authorization"]
     assert ours["X-Amz-Date"] == request.headers["X-Amz-Date"]
     assert ours.get("X-Amz-Security-Token") == request.headers.get("X-Amz-Security-Token")

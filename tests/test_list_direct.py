@@ -12,7 +12,7 @@ from aiobotocore.config import AioConfig
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
-from helpers import seed, unique
+from helpers import seed, sign_as_botocore, unique
 from listing_support import TRICKY_KEYS, ListingClient, expected, flatten
 
 from asyncfilter import SourceError
@@ -72,7 +72,8 @@ async def both(client: Any, bucket: str, **where: Any) -> tuple[ListPage | None,
     assert direct is not None
     prefix = where.pop("prefix", "")
     max_keys = where.pop("max_keys", 1000)
-    got = await direct.page(bucket, prefix, max_keys=max_keys, **where)
+    body = await direct.fetch(bucket, prefix, max_keys=max_keys, **where)
+    got = None if body is None else read_page(bucket, body)
     kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": max_keys}
     if "start_after" in where:
         kwargs["StartAfter"] = where["start_after"]
@@ -158,7 +159,7 @@ async def test_a_refusal_hands_the_bucket_to_botocore_and_stops_with_its_error(
         async for client in client_for(url):
             direct = direct_listing(client, user_agent="test")
             assert direct is not None
-            assert await direct.page(bucket, "", max_keys=10) is None
+            assert await direct.fetch(bucket, "", max_keys=10) is None
             assert direct._buckets[bucket] is None  # botocore's from now on
             with pytest.raises(SourceError, match="no permission to list") as caught:
                 [p async for p in ParallelS3Lister(client, concurrency=2).pages(bucket, "")]
@@ -266,11 +267,7 @@ def test_signatures_are_botocores(token: str | None, url: str, path: str) -> Non
 
     request = AWSRequest(method="GET", url=f"{url}?{query}", headers=dict(headers))
     auth = S3SigV4Auth(ReadOnlyCredentials("AKID", "SECRET", token), "s3", "eu-west-1")
-    request.context["timestamp"] = when.strftime("%Y%m%dT%H%M%SZ")
-    auth._modify_request_before_signing(request)
-    canonical = auth.canonical_request(request)
-    signature = auth.signature(auth.string_to_sign(request, canonical), request)
-    auth._inject_signature_to_request(request, signature)
+    sign_as_botocore(auth, request, when)
     assert ours["Authorization"] == request.headers["Authorization"]
     assert ours["X-Amz-Content-SHA256"] == request.headers["X-Amz-Content-SHA256"]
 
