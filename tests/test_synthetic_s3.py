@@ -232,3 +232,42 @@ async def test_head_object_reports_the_listed_size_and_a_missing_key_is_a_404(
     for bucket in ("same", "copies"):
         with pytest.raises(ClientError, match="404"):
             await synthetic_s3.head_object(Bucket=bucket, Key="not/there")
+
+
+async def test_a_pages_latency_includes_the_time_spent_writing_it() -> None:
+    """``latency_ms`` is the page's whole round trip in the server: writing the page counts
+    against it, as S3's own work is part of its 50-150 ms. Before, the server waited the full
+    latency and then wrote the page, so a loaded server stretched every page past it."""
+    from aiohttp.test_utils import make_mocked_request
+
+    from asyncfilter.testing._synthetic_s3 import SyntheticS3
+
+    server = SyntheticS3({"big": HashKeys(5000)}, latency_ms=100)
+    now = [10.0]
+    waits: list[float] = []
+    write, writing_s = server._page, [0.03]
+
+    def slow_write(*args: Any) -> bytes:
+        now[0] += writing_s[0]  # writing the page takes this long on the server's clock
+        return write(*args)
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    server._clock, server._sleep = (lambda: now[0]), sleep
+    server._page = slow_write  # type: ignore[method-assign,assignment]
+    request = make_mocked_request(
+        "GET", "/big?list-type=2&max-keys=1000", match_info={"bucket": "big"}
+    )
+    response = await server._list(request)
+    assert response.status == 200
+    assert isinstance(response.body, bytes)
+    assert response.body.count(b"<Contents>") == 1000
+    assert waits == [pytest.approx(0.07)]
+    assert now[0] == pytest.approx(10.1)  # answered 100 ms after it was asked for
+
+    waits.clear()
+    writing_s[0] = 0.25
+    await server._list(request)
+    assert waits == [0.0]  # a page slower to write than the latency is not held back further
