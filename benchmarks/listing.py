@@ -4,7 +4,8 @@
     python -m benchmarks.listing                # 10 M keys
 
 Prints one JSON object: ``listing`` and ``inventory``. The synthetic S3 runs in its own process
-and waits ``--latency-ms`` per page (S3 takes 50-150 ms); the client runs here, on one core.
+and answers each page ``--latency-ms`` after it was asked for, the time it spends writing the
+page included (S3 takes 50-150 ms); the client runs here, on one core.
 
 - ``parse_ceiling_keys_per_s``: keys listed (the first million) per second of this process's
   CPU time, with no latency, by one range of the parallel lister (the direct reader,

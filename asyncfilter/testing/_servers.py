@@ -145,7 +145,8 @@ def synthetic_s3_server(
     ``"deep:N"``, ``"unicode:N"`` or ``"file:/path/to/keys.txt"``; ``files`` maps a bucket name
     to a directory served as its objects; ``writable`` names buckets that start empty and take
     CopyObject and PutObject (a sweep's destination). Its own process keeps its CPU apart from
-    the client's.
+    the client's. A listing page is answered ``latency_ms`` (plus up to ``jitter_ms``) after it
+    was asked for, the time spent writing it included.
     """
     port = free_port()
     args = [sys.executable, "-m", "asyncfilter.testing._synthetic_s3", "--port", str(port)]
