@@ -131,7 +131,8 @@ in the same run. moto and the Rekognition emulator run in their own processes.
    parallelism from the direct reader. The parse ceiling is the keys one core reads per CPU
    second with no latency (one range, direct). `ceiling_ratio` = parallel ÷ ceiling;
    `growth_mb` is the lister's RSS growth over the listing. The S3 stand-in runs in its own
-   process on the machine's other core.
+   process on the machine's other core and answers each page its latency after it was asked
+   for, the time it spends writing the page included (as S3's own work is part of S3's latency).
 13. **Inventory** (`inventory`): the same keys as a gzip CSV S3 Inventory report, read from the
    synthetic S3.
 14. **Stop rules** (`estimates`): simulated sweeps of 20,000-object buckets in random order:
