@@ -1,7 +1,7 @@
 """Listing at scale: one paginator, parallel listing and an S3 Inventory, against the synthetic S3.
 
     python -m benchmarks.listing --quick        # 1 M keys
-    python -m benchmarks.listing                # 10 M keys
+    python -m benchmarks.listing                # 10 M keys, and parallel listing of 1 M
 
 Prints one JSON object: ``listing`` and ``inventory``. The synthetic S3 runs in its own process
 and answers each page ``--latency-ms`` after it was asked for, the time it spends writing the
@@ -17,6 +17,8 @@ page included (S3 takes 50-150 ms); the client runs here, on one core.
 - ``one_direct_paginator_keys_per_s``: the same with one range of the parallel lister, to tell
   what parallelism gives from what the direct reader gives (``speedup_vs_one_direct``).
 - ``parallel_keys_per_s``: :class:`ParallelS3Lister` over the whole bucket, same latency.
+- ``smaller_bucket``: parallel listing of a 1 M-key bucket (full runs), against the same
+  paginator and ceiling: the ranges' start (splitting the key space) and end weigh more there.
 - ``growth_mb``: resident memory at the end of the parallel listing minus after its first
   100,000 keys (the consumer counts keys and drops pages, as the engine's bounded queue does).
 - ``inventory``: keys/s read from a gzip CSV inventory of the same size, generated into a
@@ -128,19 +130,40 @@ async def parallel(url: str, concurrency: int) -> dict[str, Any]:
     }
 
 
-def run_listing(keys: int, latency_ms: float, one_pages: int, concurrency: int) -> dict[str, Any]:
-    spec = {BUCKET: f"hashes:{keys}"}
-    with synthetic_s3_server(spec) as fast:
-        ceiling = anyio.run(parse_ceiling, fast.endpoint_url, min(keys, 1_000_000))
-    with synthetic_s3_server(spec, latency_ms=latency_ms) as slow:
-        one = anyio.run(one_paginator, slow.endpoint_url, one_pages)
-        one_direct = anyio.run(partial(one_paginator, direct=True), slow.endpoint_url, one_pages)
+def parallel_on(keys: int, latency_ms: float, concurrency: int) -> dict[str, Any]:
+    """:func:`parallel` over a bucket of ``keys`` keys of its own."""
+    with synthetic_s3_server({BUCKET: f"hashes:{keys}"}, latency_ms=latency_ms) as slow:
         server_cpu = cpu_s(slow.pid)
         many = anyio.run(parallel, slow.endpoint_url, concurrency)
         many["server_cpu_s"] = round(cpu_s(slow.pid) - server_cpu, 1)
     many["client_cpu_share"] = round(many["cpu_s"] / many["seconds"], 3)
     many["keys_per_client_cpu_s"] = round(keys / many["cpu_s"])
     assert many["keys"] == keys, many
+    return many
+
+
+def run_listing(
+    keys: int, latency_ms: float, one_pages: int, concurrency: int, *, also: int | None = None
+) -> dict[str, Any]:
+    spec = {BUCKET: f"hashes:{keys}"}
+    with synthetic_s3_server(spec) as fast:
+        ceiling = anyio.run(parse_ceiling, fast.endpoint_url, min(keys, 1_000_000))
+    with synthetic_s3_server(spec, latency_ms=latency_ms) as slow:
+        one = anyio.run(one_paginator, slow.endpoint_url, one_pages)
+        one_direct = anyio.run(partial(one_paginator, direct=True), slow.endpoint_url, one_pages)
+    # each on a server of its own, the same size: the page rate does not depend on it
+    many = parallel_on(keys, latency_ms, concurrency)
+    smaller: dict[str, Any] = {}
+    if also is not None:  # a smaller bucket, where the start and the end weigh more
+        other = parallel_on(also, latency_ms, concurrency)
+        smaller["smaller_bucket"] = {
+            "keys": also,
+            "parallel_keys_per_s": round(other["keys_per_s"]),
+            "speedup": round(other["keys_per_s"] / one["keys_per_s"], 2),
+            "ceiling_ratio": round(other["keys_per_s"] / ceiling["keys_per_cpu_s"], 3),
+            "seconds": round(other["seconds"], 2),
+            "probes": other["probes"],
+        }
     return {
         "keys": keys,
         "latency_ms": latency_ms,
@@ -156,6 +179,7 @@ def run_listing(keys: int, latency_ms: float, one_pages: int, concurrency: int) 
         "growth_mb": many["growth_mb"],
         "parallel": many,
         "ceiling": ceiling,
+        **smaller,
     }
 
 
@@ -203,15 +227,20 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--one-pages", type=int, default=30)
     parser.add_argument("--concurrency", type=int, default=64)  # the default
+    parser.add_argument(
+        "--also-keys", type=int, help="parallel listing of a smaller bucket too (full: 1 M)"
+    )
+    parser.add_argument("--inventory-keys", type=int, help="lines in the inventory (default: keys)")
     parser.add_argument("--skip-inventory", action="store_true")
     args = parser.parse_args()
     os.environ.update(TEST_CREDENTIALS)
     keys = args.keys or (1_000_000 if args.quick else 10_000_000)
+    also = args.also_keys or (None if args.quick or args.keys else 1_000_000)
     result: dict[str, Any] = {
-        "listing": run_listing(keys, args.latency_ms, args.one_pages, args.concurrency)
+        "listing": run_listing(keys, args.latency_ms, args.one_pages, args.concurrency, also=also)
     }
     if not args.skip_inventory:
-        result["inventory"] = run_inventory(keys)
+        result["inventory"] = run_inventory(args.inventory_keys or keys)
     print(json.dumps(result))
 
 

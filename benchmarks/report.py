@@ -38,10 +38,11 @@ def write_chart(results: dict[str, Any], path: Path) -> None:
 def write_markdown(results: dict[str, Any], path: Path) -> None:
     b = results["benchmarks"]
     rows = []
+    short = "below (quick sizes)" if results["mode"] == "quick" else "**missed**"
     for key, verdict in results["targets"].items():
         rows.append(
             f"| `{key}` | {verdict['value']} | {verdict['target']} | "
-            f"{'met' if verdict['met'] else '**missed**'} |"
+            f"{'met' if verdict['met'] else short} |"
         )
     curve_rows = [
         f"| {p['concurrency']} | {'50' if p['quota'] else '-'} | {p['images']} | "
@@ -130,9 +131,13 @@ in the same run. moto and the Rekognition emulator run in their own processes.
    `one_direct_paginator_keys_per_s` is one range of the parallel lister alone, to tell
    parallelism from the direct reader. The parse ceiling is the keys one core reads per CPU
    second with no latency (one range, direct). `ceiling_ratio` = parallel ÷ ceiling;
-   `growth_mb` is the lister's RSS growth over the listing. The S3 stand-in runs in its own
-   process on the machine's other core and answers each page its latency after it was asked
-   for, the time it spends writing the page included (as S3's own work is part of S3's latency).
+   `growth_mb` is the lister's RSS growth over the listing. `smaller_bucket` is the same
+   parallel listing of a 1 M-key bucket (full runs; the quick run lists 1 M keys as its main
+   figure): splitting the key space at the start and the last ranges at the end weigh more
+   there, so it is slower per key than the 10 M figure the targets are judged on. The S3
+   stand-in runs in its own process on the machine's other core and answers each page its
+   latency after it was asked for, the time it spends writing the page included (as S3's own
+   work is part of S3's latency).
 13. **Inventory** (`inventory`): the same keys as a gzip CSV S3 Inventory report, read from the
    synthetic S3.
 14. **Stop rules** (`estimates`): simulated sweeps of 20,000-object buckets in random order:

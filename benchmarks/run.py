@@ -147,7 +147,8 @@ def main() -> None:
     if "listing" in want:
         log("listing: one paginator, parallel, the parse ceiling; an S3 Inventory (synthetic S3)")
         listing = subprocess.run(
-            [sys.executable, "-m", "benchmarks.listing", *(["--keys", "300000"] if quick else [])],
+            [sys.executable, "-m", "benchmarks.listing",
+             *(["--quick", "--inventory-keys", "300000"] if quick else [])],
             capture_output=True, text=True, check=True, cwd=HERE.parent,
         )  # fmt: skip
         bench.update(json.loads(listing.stdout.strip().splitlines()[-1]))
@@ -318,7 +319,11 @@ def finish(
     write_chart(results, RESULTS / "concurrency.png")
     write_markdown(results, HERE.parent / "BENCHMARKS.md")
     missed = [k for k, v in results["targets"].items() if not v["met"]]
-    log(f"done in {seconds} s; targets missed: {', '.join(missed) or 'none'}")
+    if quick:  # smaller sizes: a listing of 1 M keys is a third start-up and end
+        log(f"done in {seconds} s; quick mode, targets are judged on full runs (make bench); "
+            f"below target at quick sizes: {', '.join(missed) or 'none'}")  # fmt: skip
+    else:
+        log(f"done in {seconds} s; targets missed: {', '.join(missed) or 'none'}")
 
 
 if __name__ == "__main__":
