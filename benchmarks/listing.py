@@ -151,7 +151,8 @@ def run_listing(
     with synthetic_s3_server(spec, latency_ms=latency_ms) as slow:
         one = anyio.run(one_paginator, slow.endpoint_url, one_pages)
         one_direct = anyio.run(partial(one_paginator, direct=True), slow.endpoint_url, one_pages)
-    # each on a server of its own, the same size: the page rate does not depend on it
+    # on a fresh server of the same bucket: the paginators' pages leave nothing behind that
+    # the parallel listing would find (a page costs the same whatever was asked before)
     many = parallel_on(keys, latency_ms, concurrency)
     smaller: dict[str, Any] = {}
     if also is not None:  # a smaller bucket, where the start and the end weigh more
