@@ -164,9 +164,8 @@ class ParallelS3Lister:
         """How the last listing that ended went."""
 
     async def pages(self, bucket: str, prefix: str) -> AsyncIterator[Sequence[S3Object]]:
-        listing = _Listing(self, bucket, prefix)
         buffer = min(self._concurrency, _READ_AHEAD_PAGES)
-        listing.slots = anyio.Semaphore(buffer)
+        listing = _Listing(self, bucket, prefix, buffer)
         send, receive = anyio.create_memory_object_stream[Sequence[S3Object]](buffer)
         closed = False
         async with anyio.create_task_group() as tg:
@@ -193,7 +192,7 @@ class ParallelS3Lister:
 class _Listing:
     """One listing's ranges, workers and probes."""
 
-    def __init__(self, lister: ParallelS3Lister, bucket: str, prefix: str) -> None:
+    def __init__(self, lister: ParallelS3Lister, bucket: str, prefix: str, buffer: int) -> None:
         self.lister = lister
         self.direct = direct_listing(lister._client, user_agent=_USER_AGENT)
         self.bucket = bucket
@@ -208,7 +207,7 @@ class _Listing:
         self.ranges = 0
         self.largest = 0
         self._changed = anyio.Event()
-        self.slots = anyio.Semaphore(1)  # set by pages()
+        self.slots = anyio.Semaphore(buffer)  # parsed pages that may wait for the consumer
 
     def stats(self) -> ListingStats:
         largest = max([self.largest, *(r.keys for r in self.running)])

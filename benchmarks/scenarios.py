@@ -55,15 +55,22 @@ class Env:
     keys: list[str]
 
     def config(self, dest: str, **overrides: Any) -> ScanConfig:
-        values: dict[str, Any] = {
-            "source": f"s3://{self.source}",
-            "dest": f"s3://{dest}",
-            "labels": ("Robin",),
-            "s3_endpoint_url": self.moto.endpoint_url,
-            "rekognition_endpoint_url": self.emulator.endpoint_url,
-        }
-        values.update(overrides)
-        return ScanConfig(**values)
+        return bench_config(self.source, dest, self.moto.endpoint_url, self.emulator, overrides)
+
+
+def bench_config(
+    source: str, dest: str, s3_url: str, emulator: EmulatorProcess, overrides: dict[str, Any]
+) -> ScanConfig:
+    """A sweep for robins from ``source`` into ``dest`` on these servers, with ``overrides``."""
+    values: dict[str, Any] = {
+        "source": f"s3://{source}",
+        "dest": f"s3://{dest}",
+        "labels": ("Robin",),
+        "s3_endpoint_url": s3_url,
+        "rekognition_endpoint_url": emulator.endpoint_url,
+    }
+    values.update(overrides)
+    return ScanConfig(**values)
 
 
 async def seed(moto: MotoServer, emulator: EmulatorProcess, count: int) -> Env:
@@ -101,7 +108,8 @@ def label_every_tenth(emulator: EmulatorProcess, source: str, keys: Sequence[str
     emulator.configure(check_objects=False, **NO_LOAD)
 
 
-#: S3 answers a ListObjectsV2 page in 50-150 ms; the synthetic source waits this long a page.
+#: S3 answers a ListObjectsV2 page in 50-150 ms; the synthetic source answers this long after
+#: a page is asked for.
 PAGE_LATENCY_MS = 50.0
 
 
@@ -125,15 +133,7 @@ class SyntheticEnv:
         return self.dests[self.used - 1]
 
     def config(self, dest: str, **overrides: Any) -> ScanConfig:
-        values: dict[str, Any] = {
-            "source": f"s3://{self.source}",
-            "dest": f"s3://{dest}",
-            "labels": ("Robin",),
-            "s3_endpoint_url": self.server.endpoint_url,
-            "rekognition_endpoint_url": self.emulator.endpoint_url,
-        }
-        values.update(overrides)
-        return ScanConfig(**values)
+        return bench_config(self.source, dest, self.server.endpoint_url, self.emulator, overrides)
 
 
 def synthetic_keys(count: int) -> list[str]:
